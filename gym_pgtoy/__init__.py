@@ -1,0 +1,34 @@
+"""The tree game of the policy-gradient walk-through as Gymnasium environments, with exact analysis.
+
+Importing this package registers ``PGToy-v0`` and ``SlipperyHill-v0``::
+
+    import gymnasium as gym
+    import gym_pgtoy
+
+    gym.register_envs(gym_pgtoy)
+    env = gym.make("PGToy-v0")
+
+``gym_pgtoy.exact`` computes the exact expected return and policy gradient of any policy.
+"""
+
+from gymnasium.envs.registration import register
+
+from gym_pgtoy.slippery_hill import LEFT, RIGHT, SlipperyHillEnv
+
+__all__ = ["LEFT", "RIGHT", "SlipperyHillEnv"]
+
+register(
+    id="PGToy-v0",
+    entry_point="gym_pgtoy.slippery_hill:SlipperyHillEnv",
+    kwargs={"hill_length": 1, "slip_prob": 0.1},
+    max_episode_steps=3,
+    reward_threshold=10.9,  # optimum = 11 (left, right, right); "always right" earns 10
+)
+
+register(
+    id="SlipperyHill-v0",
+    entry_point="gym_pgtoy.slippery_hill:SlipperyHillEnv",
+    kwargs={"hill_length": 3, "slip_prob": 0.1},
+    max_episode_steps=20,
+    reward_threshold=10.5,  # optimum = 10.78 (down for the diamond, back up); "always right" earns 10
+)

@@ -1,0 +1,272 @@
+"""The tree game of the policy-gradient walk-through, and its longer cousin."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from gymnasium import Env, spaces
+from gymnasium.envs.toy_text.utils import categorical_sample
+from gymnasium.error import ResetNeeded
+
+LEFT = 0
+RIGHT = 1
+
+State = tuple[int, int]
+"""``(cell, diamond_present)``: the observation, as a hashable key of ``P``."""
+
+Transition = tuple[float, State, float, bool]
+"""``(prob, next_state, reward, terminated)``: one entry of ``P[state][action]``."""
+
+CELL_PIXELS = 32
+IMAGE_HEIGHT = 64
+
+
+class SlipperyHillEnv(Env[np.ndarray, np.int64]):
+    """
+    A robot on a hilltop chooses between a safe flag and a diamond on a slippery hillside.
+
+    ## Description
+    This is the "tree game" used to explain the policy gradient theorem, made into a
+    Gymnasium environment. Cells lie on a line: the fire pit at the bottom (cell 0),
+    the hillside (cells 1..H, the diamond lies on cell 1), the hilltop where the robot
+    starts (cell H + 1) and the flag beyond it (cell H + 2)::
+
+                     R
+                ___ [^] |>      R robot   [^] hilltop (start)
+           <> /              <> diamond    |> flag
+        ~~~~                ~~~ fire pit
+
+    Walking right from the hilltop reaches the flag at once. Walking left goes down the
+    hillside to pick up the diamond, but climbing back is slippery: every step up the
+    hillside slips one cell down with probability `slip_prob`, and the bottom is the pit.
+
+    `PGToy-v0` is the game of the walk-through: a hill of one cell, a slip probability
+    of 0.1 and at most 3 steps. Its optimal expected return is 11 (left, right, right),
+    while "always right" earns 10. `SlipperyHill-v0` has a hill of 3 cells and 20 steps;
+    its optimum (about 10.78) again takes the risky diamond path, and "always right"
+    is a trap at 10.
+
+    ## Action Space
+    The action is an `int` in `{0, 1}`:
+
+    - 0: Move left (down the hill)
+    - 1: Move right (up the hill, or to the flag from the hilltop)
+
+    ## Observation Space
+    The observation is a `np.ndarray` of shape `(2,)`, `(cell, diamond_present)`, in
+    `MultiDiscrete([H + 3, 2])`: the robot's cell (0 pit, 1..H hillside, H + 1 hilltop,
+    H + 2 flag) and 1 while the diamond still lies on cell 1, else 0.
+
+    ## Starting State
+    The robot starts on the hilltop with the diamond in place: `(H + 1, 1)`.
+
+    ## Rewards
+    Rewards are earned on entering a cell:
+
+    - the pit (cell 0): `pit_reward` (default -10)
+    - the flag (cell H + 2): `flag_reward` (default +10)
+    - cell 1 while the diamond is there: `diamond_reward` (default +3); the diamond is
+      picked up and `diamond_present` becomes 0
+    - any other cell: 0
+
+    ## Episode End
+    The episode terminates when the robot enters the pit or the flag. It is truncated by
+    the `TimeLimit` wrapper after 3 steps (`PGToy-v0`) or 20 steps (`SlipperyHill-v0`),
+    as set by `max_episode_steps` in `gym.make`. An episode that reaches the pit or the flag
+    on its last allowed step reports `terminated=True`, and `TimeLimit` sets `truncated=True`
+    as well: the terminal reward is earned and the return ends there either way.
+
+    ## Information
+    `step()` and `reset()` return a dict with the key `"prob"`: the probability of the
+    transition that was sampled (1.0 on reset).
+
+    ## Transition Table
+    `env.unwrapped.P[state][action]` is a list of `(prob, next_state, reward, terminated)`
+    tuples, with `state = (cell, diamond_present)` and only outcomes of nonzero probability.
+    The pit and the flag hold a single self-loop `(1.0, state, 0.0, True)`, as FrozenLake's
+    terminal states do. `gym_pgtoy.exact` computes expected returns and policy gradients
+    from this table.
+
+    ## Arguments
+    ```python
+    import gymnasium as gym
+    import gym_pgtoy
+
+    gym.register_envs(gym_pgtoy)
+    env = gym.make("PGToy-v0", render_mode="ansi")
+    env = gym.make("SlipperyHill-v0", hill_length=5, slip_prob=0.2, max_episode_steps=40)
+    ```
+
+    `hill_length=3`: the number H >= 1 of hillside cells between the pit and the hilltop.
+
+    `slip_prob=0.1`: the probability p in [0, 1] that a step up the hillside slips one
+    cell down instead. Stepping right from the hilltop never slips.
+
+    `diamond_reward=3.0`, `flag_reward=10.0`, `pit_reward=-10.0`: the rewards described
+    above; any finite numbers.
+
+    `render_mode=None`: `"ansi"` (a text picture) or `"rgb_array"` (a small image).
+
+    ## Version History
+    - v0: Initial version release
+    """
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        hill_length: int = 3,
+        slip_prob: float = 0.1,
+        diamond_reward: float = 3.0,
+        flag_reward: float = 10.0,
+        pit_reward: float = -10.0,
+    ) -> None:
+        if isinstance(hill_length, bool) or not isinstance(hill_length, (int, np.integer)) or hill_length < 1:
+            raise ValueError(f"hill_length must be an integer >= 1, got {hill_length!r}")
+        if not isinstance(slip_prob, (int, float, np.number)) or not 0.0 <= float(slip_prob) <= 1.0:
+            raise ValueError(f"slip_prob must be a probability in [0, 1], got {slip_prob!r}")
+        for name, value in (
+            ("diamond_reward", diamond_reward),
+            ("flag_reward", flag_reward),
+            ("pit_reward", pit_reward),
+        ):
+            if not isinstance(value, (int, float, np.number)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+
+        self.hill_length = int(hill_length)
+        self.slip_prob = float(slip_prob)
+        self.diamond_reward = float(diamond_reward)
+        self.flag_reward = float(flag_reward)
+        self.pit_reward = float(pit_reward)
+        self.render_mode = render_mode
+
+        self.pit = 0
+        self.hilltop = self.hill_length + 1
+        self.flag = self.hill_length + 2
+        self.start_state: State = (self.hilltop, 1)
+
+        self.observation_space = spaces.MultiDiscrete([self.flag + 1, 2])
+        self.action_space = spaces.Discrete(2)
+
+        self.P: dict[State, dict[int, list[Transition]]] = {
+            (cell, diamond): {action: self._calculate_transitions((cell, diamond), action) for action in (LEFT, RIGHT)}
+            for cell in range(self.flag + 1)
+            for diamond in (0, 1)
+        }
+
+        self.s: State | None = None
+        self.lastaction: int | None = None
+
+    def is_terminal(self, state: State) -> bool:
+        """Whether ``state`` is the pit or the flag (the episode has ended there)."""
+        return state[0] in (self.pit, self.flag)
+
+    def _calculate_transitions(self, state: State, action: int) -> list[Transition]:
+        """The outcomes of ``action`` in ``state``, as ``[(prob, next_state, reward, terminated), ...]``."""
+        cell, diamond = state
+        if self.is_terminal(state):
+            return [(1.0, state, 0.0, True)]
+        if action == LEFT:
+            moves = [(1.0, cell - 1)]
+        elif cell == self.hilltop:
+            moves = [(1.0, self.flag)]
+        else:
+            moves = [(1.0 - self.slip_prob, cell + 1), (self.slip_prob, cell - 1)]
+        return [self._enter(prob, target, diamond) for prob, target in moves if prob > 0.0]
+
+    def _enter(self, prob: float, cell: int, diamond: int) -> Transition:
+        """The transition into ``cell`` with probability ``prob``: the reward earned there and whether it ends."""
+        if cell == self.pit:
+            return (prob, (cell, diamond), self.pit_reward, True)
+        if cell == self.flag:
+            return (prob, (cell, diamond), self.flag_reward, True)
+        if cell == 1 and diamond:
+            return (prob, (cell, 0), self.diamond_reward, False)
+        return (prob, (cell, diamond), 0.0, False)
+
+    def step(self, action: int | np.integer) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self.s is None:
+            raise ResetNeeded("Cannot call SlipperyHillEnv.step() before reset().")
+        if not self.action_space.contains(action):
+            raise ValueError(f"action must be 0 (left) or 1 (right), got {action!r}")
+        transitions = self.P[self.s][int(action)]
+        i = categorical_sample([t[0] for t in transitions], self.np_random)
+        prob, self.s, reward, terminated = transitions[i]
+        self.lastaction = int(action)
+        # truncation is left to the TimeLimit wrapper that gym.make adds
+        return np.array(self.s, dtype=np.int64), reward, terminated, False, {"prob": prob}
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.s = self.start_state
+        self.lastaction = None
+        return np.array(self.s, dtype=np.int64), {"prob": 1.0}
+
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode is None:
+            return None
+        if self.s is None:
+            raise ResetNeeded("Cannot call SlipperyHillEnv.render() before reset().")
+        if self.render_mode == "ansi":
+            return self._render_text()
+        return self._render_rgb()
+
+    def _render_text(self) -> str:
+        """Three lines: the robot above its cell, the ground, and the cell names."""
+        cell, diamond = self.s  # type: ignore[misc]
+        ground = {self.pit: "~~~", self.hilltop: "[^]", self.flag: "|>"}
+        marks, tiles = [], []
+        for c in range(self.flag + 1):
+            marks.append(" R " if c == cell else "   ")
+            if c == 1 and diamond:
+                tiles.append("<> ")
+            else:
+                tiles.append(ground.get(c, " / ").ljust(3))
+        action = {None: "-", LEFT: "Left", RIGHT: "Right"}[self.lastaction]
+        caption = f"(cell {cell}, diamond {diamond}), last action: {action}"
+        return f"{' '.join(marks).rstrip()}\n{' '.join(tiles).rstrip()}\n{caption}\n"
+
+    def _ground_top(self, cell: int) -> int:
+        """The image row of the ground's surface in ``cell``: the pit is lowest, the hill rises to the hilltop."""
+        if cell == self.pit:
+            return IMAGE_HEIGHT - 8
+        rise = min(cell, self.hilltop) / self.hilltop
+        return int(IMAGE_HEIGHT - 16 - rise * (IMAGE_HEIGHT - 40))
+
+    def _render_rgb(self) -> np.ndarray:
+        """A small picture drawn with numpy: sky, ground, fire pit, diamond, flag and robot."""
+        cell, diamond = self.s  # type: ignore[misc]
+        image = np.empty((IMAGE_HEIGHT, CELL_PIXELS * (self.flag + 1), 3), dtype=np.uint8)
+        image[:] = (205, 230, 250)
+        for c in range(self.flag + 1):
+            x0, top = c * CELL_PIXELS, self._ground_top(c)
+            tile = image[:, x0 : x0 + CELL_PIXELS]
+            if c == self.pit:
+                tile[top:] = (230, 80, 20)
+                tile[top : top + 3] = (255, 200, 40)
+            else:
+                tile[top:] = (130, 90, 50)
+                tile[top : top + 3] = (60, 160, 60)
+            if c == 1 and diamond:
+                for dy in range(6):
+                    tile[top - 12 + dy, 16 - dy : 16 + dy + 1] = (40, 220, 240)
+                    tile[top - 1 - dy, 16 - dy : 16 + dy + 1] = (40, 220, 240)
+            if c == self.flag:
+                tile[top - 22 : top, 8:10] = (60, 60, 60)
+                for dy in range(8):
+                    tile[top - 22 + dy, 10 : 10 + 12 - abs(4 - dy) * 3] = (220, 30, 30)
+            if c == cell:
+                tile[top - 14 : top - 2, 10:22] = (40, 60, 160)
+                tile[top - 11 : top - 8, 13:15] = (255, 255, 255)
+                tile[top - 11 : top - 8, 17:19] = (255, 255, 255)
+        return image
+
+    def close(self) -> None:
+        pass

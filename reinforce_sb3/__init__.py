@@ -1,0 +1,1 @@
+"""REINFORCE (vanilla policy gradient) as a Stable-Baselines3 algorithm."""
