@@ -1,1 +1,11 @@
-"""REINFORCE (vanilla policy gradient) as a Stable-Baselines3 algorithm."""
+"""REINFORCE (vanilla policy gradient) as a Stable-Baselines3 algorithm.
+
+Importing this package also registers the tree-game environments of ``gym_pgtoy``
+(``PGToy-v0``, ``SlipperyHill-v0``), so their ids work wherever an env id does.
+"""
+
+import gym_pgtoy  # noqa: F401  (registers PGToy-v0 and SlipperyHill-v0)
+from reinforce_sb3.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, REINFORCEPolicy
+from reinforce_sb3.reinforce import REINFORCE
+
+__all__ = ["REINFORCE", "CnnPolicy", "MlpPolicy", "MultiInputPolicy", "REINFORCEPolicy"]

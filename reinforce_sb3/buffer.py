@@ -1,0 +1,144 @@
+"""Storage for the steps of a batch of complete episodes collected from parallel environments."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from gymnasium import spaces
+
+
+class EpisodeBatch(NamedTuple):
+    """The steps of the batch's episodes, flattened in (time, env) order."""
+
+    observations: np.ndarray | dict[str, np.ndarray]
+    actions: np.ndarray
+    returns: np.ndarray
+
+
+class EpisodeBuffer:
+    """
+    Steps of ``n_envs`` parallel environments, stored time-major as ``(step, env)`` in numpy
+    arrays that grow by doubling and are reused from batch to batch.
+
+    Every env step is recorded with a flag saying whether it belongs to an episode of the batch;
+    steps of other episodes (begun after the batch was full) are kept out of the batch by that
+    flag. Returns are computed once per batch by one reverse scan over time, vectorised over
+    the envs, so the cost per step does not grow with episode length or batch size.
+
+    :param observation_space: Observation space
+    :param action_space: Action space
+    :param n_envs: Number of parallel environments
+    :param capacity: Initial number of time steps to allocate
+    """
+
+    def __init__(
+        self, observation_space: spaces.Space, action_space: spaces.Space, n_envs: int, capacity: int = 64
+    ) -> None:
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.n_envs = n_envs
+        action_dtype = np.int64 if isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete)) else np.float32
+        self._fields: dict[str, tuple[tuple[int, ...], np.dtype]] = {
+            "actions": (action_space.shape, np.dtype(action_dtype)),
+            "rewards": ((), np.dtype(np.float32)),
+            "episode_starts": ((), np.dtype(bool)),
+            "dones": ((), np.dtype(bool)),
+            "in_batch": ((), np.dtype(bool)),
+        }
+        if isinstance(observation_space, spaces.Dict):
+            obs_fields = {f"obs:{key}": (space.shape, space.dtype) for key, space in observation_space.spaces.items()}
+        else:
+            obs_fields = {"obs": (observation_space.shape, observation_space.dtype)}
+        self._fields.update({name: (shape, np.dtype(dtype)) for name, (shape, dtype) in obs_fields.items()})
+        self.arrays: dict[str, np.ndarray] = {}
+        self.pos = 0
+        self._allocate(capacity)
+
+    def _allocate(self, capacity: int) -> None:
+        """(Re)allocate every array for ``capacity`` time steps, keeping the first ``pos`` rows."""
+        old = self.arrays
+        self.arrays = {
+            name: np.zeros((capacity, self.n_envs, *shape), dtype=dtype)
+            for name, (shape, dtype) in self._fields.items()
+        }
+        for name, array in old.items():
+            self.arrays[name][: self.pos] = array[: self.pos]
+        self.capacity = capacity
+
+    def reset(self) -> None:
+        """Empty the buffer, keeping its memory."""
+        self.pos = 0
+
+    def add(
+        self,
+        obs: np.ndarray | dict[str, np.ndarray],
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        episode_starts: np.ndarray,
+        dones: np.ndarray,
+        in_batch: np.ndarray,
+    ) -> None:
+        """Record one step of every env: ``obs`` is the observation the actions were chosen on."""
+        if self.pos == self.capacity:
+            self._allocate(2 * self.capacity)
+        row = self.pos
+        if isinstance(obs, dict):
+            for key, value in obs.items():
+                self.arrays[f"obs:{key}"][row] = value
+        else:
+            self.arrays["obs"][row] = obs
+        self.arrays["actions"][row] = actions.reshape(self.arrays["actions"].shape[1:])
+        self.arrays["rewards"][row] = rewards
+        self.arrays["episode_starts"][row] = episode_starts
+        self.arrays["dones"][row] = dones
+        self.arrays["in_batch"][row] = in_batch
+        self.pos += 1
+
+    def returns(self, gamma: float, reward_to_go: bool = True) -> np.ndarray:
+        """
+        The return weighting each recorded step, shaped ``(pos, n_envs)``, in float64.
+
+        With ``reward_to_go``, step t of an episode gets ``G_t = r_t + gamma r_{t+1} + ...`` up to the
+        episode's end; otherwise every step of an episode gets the whole episode's return ``G_0``.
+        An episode's return ends at its last step, whether it terminated or was truncated (no
+        bootstrapping). Steps of episodes still running at the end of the buffer are not in the
+        batch, and their values here are meaningless.
+        """
+        rewards = self.arrays["rewards"][: self.pos].astype(np.float64)
+        continues = ~self.arrays["dones"][: self.pos]
+        returns = np.empty_like(rewards)
+        next_return = np.zeros(self.n_envs)
+        for t in range(self.pos - 1, -1, -1):
+            next_return = rewards[t] + gamma * next_return * continues[t]
+            returns[t] = next_return
+        if reward_to_go:
+            return returns
+        # Broadcast G_0 forward from each episode's first step.
+        starts = self.arrays["episode_starts"][: self.pos]
+        episode_returns = np.empty_like(returns)
+        current = returns[0] if self.pos else next_return
+        for t in range(self.pos):
+            current = np.where(starts[t], returns[t], current)
+            episode_returns[t] = current
+        return episode_returns
+
+    def episode_batch(self, gamma: float, reward_to_go: bool = True) -> EpisodeBatch:
+        """The batch's steps with their returns, flattened in (time, env) order."""
+        mask = self.arrays["in_batch"][: self.pos]
+        if isinstance(self.observation_space, spaces.Dict):
+            observations: np.ndarray | dict[str, np.ndarray] = {
+                key: self.arrays[f"obs:{key}"][: self.pos][mask] for key in self.observation_space.spaces
+            }
+        else:
+            observations = self.arrays["obs"][: self.pos][mask]
+        return EpisodeBatch(
+            observations=observations,
+            actions=self.arrays["actions"][: self.pos][mask],
+            returns=self.returns(gamma, reward_to_go)[mask],
+        )
+
+    @property
+    def n_batch_steps(self) -> int:
+        """The number of recorded steps that belong to the batch."""
+        return int(self.arrays["in_batch"][: self.pos].sum())

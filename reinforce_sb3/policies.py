@@ -1,0 +1,184 @@
+"""The REINFORCE policy: a features extractor, an MLP and an action distribution, and no value head."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.distributions import (
+    BernoulliDistribution,
+    CategoricalDistribution,
+    DiagGaussianDistribution,
+    Distribution,
+    MultiCategoricalDistribution,
+    make_proba_distribution,
+)
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.torch_layers import (
+    BaseFeaturesExtractor,
+    CombinedExtractor,
+    FlattenExtractor,
+    NatureCNN,
+    create_mlp,
+)
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from torch import nn
+
+
+class REINFORCEPolicy(BasePolicy):
+    """
+    Policy for REINFORCE: observation -> features extractor -> MLP -> action distribution.
+
+    Unlike SB3's ``ActorCriticPolicy`` there is no value network: nothing in the optimizer
+    or the saved file is unused by the algorithm.
+
+    :param observation_space: Observation space
+    :param action_space: Action space (Discrete, Box, MultiDiscrete or MultiBinary)
+    :param lr_schedule: Learning rate schedule (``lr_schedule(1)`` is the initial learning rate)
+    :param net_arch: The sizes of the hidden layers after the features extractor
+        (default ``[64, 64]``, or ``[]`` after a ``NatureCNN``)
+    :param activation_fn: Activation function of the hidden layers
+    :param ortho_init: Whether to use orthogonal initialization (gain sqrt(2) for the hidden
+        layers, 0.01 for the action layer, as in SB3's ``ActorCriticPolicy``)
+    :param log_std_init: Initial value of the log standard deviation (Box actions: a diagonal
+        Gaussian whose log-std is a learned parameter, independent of the state)
+    :param features_extractor_class: Features extractor to use
+    :param features_extractor_kwargs: Keyword arguments to pass to the features extractor
+    :param normalize_images: Whether to normalize images or not, dividing by 255.0
+    :param optimizer_class: The optimizer to use, ``th.optim.Adam`` by default
+    :param optimizer_kwargs: Additional keyword arguments, excluding the learning rate,
+        to pass to the optimizer
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        net_arch: list[int] | None = None,
+        activation_fn: type[nn.Module] = nn.Tanh,
+        ortho_init: bool = True,
+        log_std_init: float = 0.0,
+        features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
+        features_extractor_kwargs: dict[str, Any] | None = None,
+        normalize_images: bool = True,
+        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
+        optimizer_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            observation_space,
+            action_space,
+            features_extractor_class,
+            features_extractor_kwargs,
+            optimizer_class=optimizer_class,
+            optimizer_kwargs=optimizer_kwargs,
+            normalize_images=normalize_images,
+        )
+        if net_arch is None:
+            net_arch = [] if features_extractor_class == NatureCNN else [64, 64]
+        if not isinstance(net_arch, (list, tuple)) or not all(isinstance(n, int) and n > 0 for n in net_arch):
+            raise ValueError(f"net_arch must be a list of positive layer sizes (no value network), got {net_arch!r}")
+        self.net_arch = list(net_arch)
+        self.activation_fn = activation_fn
+        self.ortho_init = ortho_init
+        self.log_std_init = log_std_init
+
+        self.features_extractor = self.make_features_extractor()
+        self.features_dim = self.features_extractor.features_dim
+        self.latent_net = nn.Sequential(*create_mlp(self.features_dim, -1, self.net_arch, activation_fn))
+        latent_dim = self.net_arch[-1] if self.net_arch else self.features_dim
+
+        self.action_dist = make_proba_distribution(action_space)
+        if isinstance(self.action_dist, DiagGaussianDistribution):
+            self.action_net, self.log_std = self.action_dist.proba_distribution_net(
+                latent_dim=latent_dim, log_std_init=log_std_init
+            )
+        else:
+            self.action_net = self.action_dist.proba_distribution_net(latent_dim=latent_dim)
+
+        if ortho_init:
+            module_gains = {self.features_extractor: np.sqrt(2), self.latent_net: np.sqrt(2), self.action_net: 0.01}
+            for module, gain in module_gains.items():
+                module.apply(partial(self.init_weights, gain=gain))
+
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(
+            dict(
+                net_arch=self.net_arch,
+                activation_fn=self.activation_fn,
+                ortho_init=self.ortho_init,
+                log_std_init=self.log_std_init,
+                lr_schedule=self._dummy_schedule,  # not needed to load the policy alone
+                optimizer_class=self.optimizer_class,
+                optimizer_kwargs=self.optimizer_kwargs,
+                features_extractor_class=self.features_extractor_class,
+                features_extractor_kwargs=self.features_extractor_kwargs,
+            )
+        )
+        return data
+
+    def get_distribution(self, obs: PyTorchObs) -> Distribution:
+        """The action distribution for a batch of (preprocessed-to-tensor) observations."""
+        latent = self.latent_net(self.extract_features(obs, self.features_extractor))
+        action_params = self.action_net(latent)
+        if isinstance(self.action_dist, DiagGaussianDistribution):
+            return self.action_dist.proba_distribution(action_params, self.log_std)
+        if isinstance(self.action_dist, (CategoricalDistribution, MultiCategoricalDistribution, BernoulliDistribution)):
+            return self.action_dist.proba_distribution(action_logits=action_params)
+        raise ValueError(f"Unsupported action distribution {self.action_dist}")
+
+    def forward(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        """Actions for a batch of observations, shaped like the action space."""
+        actions = self.get_distribution(obs).get_actions(deterministic=deterministic)
+        return actions.reshape((-1, *self.action_space.shape))
+
+    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        return self.get_distribution(observation).get_actions(deterministic=deterministic)
+
+    def evaluate_actions(self, obs: PyTorchObs, actions: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """Log-likelihood of ``actions`` and entropy of the action distribution, with gradients."""
+        distribution = self.get_distribution(obs)
+        return distribution.log_prob(actions), distribution.entropy()
+
+
+class REINFORCECnnPolicy(REINFORCEPolicy):
+    """:class:`REINFORCEPolicy` for image observations: ``NatureCNN`` features and no hidden layers by default."""
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        features_extractor_class: type[BaseFeaturesExtractor] = NatureCNN,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            observation_space, action_space, lr_schedule, features_extractor_class=features_extractor_class, **kwargs
+        )
+
+
+class REINFORCEMultiInputPolicy(REINFORCEPolicy):
+    """:class:`REINFORCEPolicy` for ``Dict`` observations: a ``CombinedExtractor`` (CNN for images, else flatten)."""
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        features_extractor_class: type[BaseFeaturesExtractor] = CombinedExtractor,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            observation_space, action_space, lr_schedule, features_extractor_class=features_extractor_class, **kwargs
+        )
+
+
+MlpPolicy = REINFORCEPolicy
+CnnPolicy = REINFORCECnnPolicy
+MultiInputPolicy = REINFORCEMultiInputPolicy

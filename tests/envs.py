@@ -1,0 +1,118 @@
+"""Small environments with known rewards and dynamics, for the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+
+class ScriptedRewardEnv(gym.Env):
+    """Plays scripted episodes: the k-th episode (cycling) pays ``episodes[k][t]`` at its step t, whatever the action.
+
+    The observation is ``[t, k]``; ``truncate=True`` ends episodes by truncation instead of termination.
+    """
+
+    def __init__(
+        self, episodes: list[list[float]], truncate: bool = False, action_space: spaces.Space | None = None
+    ) -> None:
+        self.episodes = episodes
+        self.truncate = truncate
+        self.observation_space = spaces.Box(0.0, 1000.0, shape=(2,), dtype=np.float32)
+        self.action_space = action_space if action_space is not None else spaces.Discrete(2)
+        self.episode_index = -1
+        self.t = 0
+
+    def _obs(self) -> np.ndarray:
+        return np.array([self.t, self.episode_index % len(self.episodes)], dtype=np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.episode_index += 1
+        self.t = 0
+        return self._obs(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        rewards = self.episodes[self.episode_index % len(self.episodes)]
+        reward = float(rewards[self.t])
+        self.t += 1
+        done = self.t == len(rewards)
+        return self._obs(), reward, done and not self.truncate, done and self.truncate, {}
+
+
+class NeverEndingEnv(gym.Env):
+    """An episode that never ends (no termination, no time limit)."""
+
+    observation_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        return np.zeros(1, dtype=np.float32), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        return np.zeros(1, dtype=np.float32), 0.0, False, False, {}
+
+
+class TrackTargetEnv(gym.Env):
+    """A small continuous-control task: match a random target in [-1, 1] with the action, 5 times per episode.
+
+    The reward is ``-(action - target)^2``: the optimum is 0, a policy ignoring the target earns about -1.7.
+    """
+
+    observation_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+    action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.t = 0
+        self.target = self.np_random.uniform(-1.0, 1.0, size=1).astype(np.float32)
+        return self.target.copy(), {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        reward = -float(np.sum((np.asarray(action) - self.target) ** 2))
+        self.t += 1
+        self.target = self.np_random.uniform(-1.0, 1.0, size=1).astype(np.float32)
+        return self.target.copy(), reward, self.t == 5, False, {}
+
+
+class DictObsEnv(gym.Env):
+    """Dict observations (a vector and a discrete part) for MultiInputPolicy, 4-step episodes."""
+
+    observation_space = spaces.Dict(
+        {"vec": spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32), "discrete": spaces.Discrete(4)}
+    )
+
+    def __init__(self, action_space: spaces.Space | None = None) -> None:
+        self.action_space = action_space if action_space is not None else spaces.Discrete(2)
+
+    def _obs(self) -> dict[str, Any]:
+        return {"vec": self.np_random.uniform(-1, 1, size=3).astype(np.float32), "discrete": self.t}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        super().reset(seed=seed)
+        self.t = 0
+        return self._obs(), {}
+
+    def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
+        self.t += 1
+        return self._obs(), float(np.sum(action)), self.t == 4, False, {}
+
+
+class ImageObsEnv(gym.Env):
+    """Image observations (36x36x1 uint8) for CnnPolicy, 3-step episodes."""
+
+    observation_space = spaces.Box(0, 255, shape=(36, 36, 1), dtype=np.uint8)
+    action_space = spaces.Discrete(3)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.t = 0
+        return self.np_random.integers(0, 256, size=(36, 36, 1), dtype=np.uint8), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self.t += 1
+        obs = self.np_random.integers(0, 256, size=(36, 36, 1), dtype=np.uint8)
+        return obs, float(action == 1), self.t == 3, False, {}

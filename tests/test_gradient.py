@@ -1,0 +1,105 @@
+"""The gradient REINFORCE applies is an unbiased estimate of the exact policy gradient (gym_pgtoy.exact)."""
+
+import pytest
+import torch as th
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+
+from gym_pgtoy import exact
+from reinforce_sb3 import REINFORCE
+
+
+def flat(tensors):
+    return th.cat([t.flatten() for t in tensors])
+
+
+def applied_and_exact_gradient(n_episodes: int, n_envs: int = 1, reward_to_go: bool = True, seed: int = 0):
+    """One SGD step with learning rate 1 moves the parameters by exactly the gradient estimate."""
+    env = make_vec_env("PGToy-v0", n_envs=n_envs, seed=seed)
+    model = REINFORCE(
+        "MlpPolicy",
+        env,
+        learning_rate=1.0,
+        n_episodes=n_episodes,
+        gamma=1.0,
+        reward_to_go=reward_to_go,
+        normalize_returns=False,
+        loss_reduction="episodes",
+        ent_coef=0.0,
+        max_grad_norm=None,
+        seed=seed,
+        device="cpu",
+        # a non-trivial MLP policy (PyTorch's default initialisation, not a near-uniform one)
+        policy_kwargs=dict(net_arch=[16], ortho_init=False, optimizer_class=th.optim.SGD),
+    )
+    before = flat(p.detach().clone() for p in model.policy.parameters())
+    truth = flat(exact.parameter_gradient("PGToy-v0", model))
+    # continue while no update has been made: stops right after the first one
+    model.learn(10**9, callback=lambda _locals, _globals: model._n_updates == 0)
+    assert model._n_updates == 1
+    applied = flat(p.detach() for p in model.policy.parameters()) - before
+    return applied, truth
+
+
+def cosine(a, b):
+    return th.nn.functional.cosine_similarity(a, b, dim=0).item()
+
+
+def relative_error(estimate, truth):
+    return ((estimate - truth).norm() / truth.norm()).item()
+
+
+def test_gradient_estimate_converges_to_the_exact_gradient():
+    errors = {}
+    for n_episodes in (100, 1000, 10000):
+        applied, truth = applied_and_exact_gradient(n_episodes)
+        errors[n_episodes] = relative_error(applied, truth)
+    applied_cosine = cosine(applied, truth)
+    assert applied_cosine > 0.99
+    # the error of a Monte-Carlo mean shrinks like 1/sqrt(n): about 3x per 10x episodes
+    assert errors[10000] < errors[1000] < errors[100]
+    assert errors[10000] < errors[100] / 5
+
+
+class AverageGradient(BaseCallback):
+    """Average the gradient estimate of each update (``-grad`` of the loss) over ``n_batches`` updates, then stop."""
+
+    def __init__(self, n_batches: int) -> None:
+        super().__init__()
+        self.n_batches = n_batches
+        self.total = None
+
+    def _on_rollout_start(self) -> None:
+        if self.model._n_updates > 0:  # the previous update left its gradient in .grad
+            estimate = -flat(p.grad for p in self.model.policy.parameters())
+            self.total = estimate if self.total is None else self.total + estimate
+
+    def _on_step(self) -> bool:
+        return self.model._n_updates < self.n_batches
+
+
+@pytest.mark.parametrize(("n_envs", "reward_to_go"), [(8, True), (6, False)])
+def test_small_batches_from_parallel_envs_are_unbiased(n_envs, reward_to_go):
+    """With n_episodes = n_envs, episodes are cut off at every batch: had the batch been the first
+    episodes to *finish*, short episodes would be favoured and the average would be off."""
+    env = make_vec_env("PGToy-v0", n_envs=n_envs, seed=1)
+    model = REINFORCE(
+        "MlpPolicy",
+        env,
+        learning_rate=0.0,  # the parameters stay put: every batch estimates the same gradient
+        n_episodes=n_envs,
+        gamma=1.0,
+        reward_to_go=reward_to_go,
+        normalize_returns=False,
+        loss_reduction="episodes",
+        seed=1,
+        device="cpu",
+        policy_kwargs=dict(net_arch=[16], ortho_init=False, optimizer_class=th.optim.SGD),
+    )
+    truth = flat(exact.parameter_gradient("PGToy-v0", model))
+    n_batches = 1000
+    callback = AverageGradient(n_batches)
+    model.learn(10**9, callback=callback)
+    average = callback.total / (n_batches - 1)  # the last update's gradient is not read
+    assert cosine(average, truth) > 0.99
+    assert relative_error(average, truth) < 0.05
