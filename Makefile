@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 train: $(STAMP)
-	$(BIN)/python -m gym_pgtoy
+	$(BIN)/python examples/train_pgtoy.py
 
 test: $(STAMP)
 	$(BIN)/ruff check .
