@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test lint format
+.PHONY: install train test test-fast lint format
 
 install: $(STAMP)
 
@@ -16,8 +16,13 @@ $(STAMP): pyproject.toml constraints.txt
 train: $(STAMP)
 	$(BIN)/python examples/train_pgtoy.py
 
+# the whole suite, slow learning checks included (a few minutes on 2 cores)
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+# without the tests marked slow
+test-fast: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

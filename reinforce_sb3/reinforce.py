@@ -215,6 +215,8 @@ class REINFORCE(BaseAlgorithm):
             # Give access to local variables
             callback.update_locals(locals())
             if not callback.on_step():
+                # This step is not recorded, so the batch cannot go on: the next learn() resets the envs.
+                self._last_obs = None
                 return False
 
             self._update_info_buffer(infos, dones)

@@ -73,6 +73,10 @@ def test_stop_as_soon_as_on_step_returns_false(stop_at):
     assert len(calls) == stop_at
     assert model.num_timesteps == 3 * stop_at
     assert model._n_updates == 0
+    # the step that was stopped is not recorded, so the partial batch is dropped: training resumes cleanly
+    assert model._last_obs is None
+    model.learn(2000, reset_num_timesteps=False)
+    assert model._n_updates > 0
 
 
 def test_eval_checkpoint_and_reward_threshold(tmp_path):
