@@ -192,3 +192,41 @@ def test_cuda():
     assert model._n_updates > 0
     action, _ = model.predict(np.zeros(4, dtype=np.float32))
     assert model.action_space.contains(int(action))
+
+
+@pytest.mark.parametrize(
+    "action_space",
+    [spaces.Discrete(3), spaces.Box(-5.0, 5.0, shape=(2,)), spaces.MultiDiscrete([3, 2]), spaces.MultiBinary(2)],
+)
+def test_fast_sampling_follows_the_policy_distribution(action_space):
+    """The rollout samples without a torch.distributions object: it must be the distribution of get_distribution."""
+    th.manual_seed(0)
+    env = ScriptedRewardEnv([[1.0]], action_space=action_space)
+    policy = REINFORCE("MlpPolicy", env, policy_kwargs=dict(ortho_init=False, log_std_init=0.3)).policy
+    n = 20_000
+    obs = th.tensor([[1.0, 2.0]])
+    with th.no_grad():
+        samples = policy(obs.repeat(n, 1)).float()
+        mode = policy(obs, deterministic=True).float()[0]
+        distribution = policy.get_distribution(obs)  # SB3 distributions are stateful: read it before reuse
+        expected_mode = distribution.mode().float().reshape(mode.shape)
+        if isinstance(action_space, spaces.Box):
+            mean, std = distribution.distribution.mean[0], distribution.distribution.stddev[0]
+        elif isinstance(action_space, spaces.MultiDiscrete):
+            probs = [d.probs[0] for d in distribution.distribution]
+        else:
+            probs = [distribution.distribution.probs[0]]
+    assert th.equal(mode, expected_mode)
+    if isinstance(action_space, spaces.Box):
+        assert th.allclose(samples.mean(0), mean, atol=float(5 * std.max() / n**0.5))
+        assert th.allclose(samples.std(0), std, rtol=0.03)
+        return
+    if isinstance(action_space, spaces.Discrete):
+        columns, frequencies = [samples], [th.bincount(samples.long(), minlength=3) / n]
+    elif isinstance(action_space, spaces.MultiDiscrete):
+        columns = [samples[:, 0], samples[:, 1]]
+        frequencies = [th.bincount(c.long(), minlength=k) / n for c, k in zip(columns, (3, 2), strict=True)]
+    else:  # MultiBinary: frequency of 1 per dimension against the Bernoulli probabilities
+        frequencies = [samples.mean(0)]
+    for freq, p in zip(frequencies, probs, strict=True):
+        assert th.all((freq - p).abs() <= 5 * (p * (1 - p) / n).sqrt() + 1e-6), (freq, p)
