@@ -1,0 +1,157 @@
+"""The RL Baselines3 Zoo wrappers: train, enjoy, record_video and optimize, with the zoo's flags and files."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+pytest.importorskip("rl_zoo3")
+
+from reinforce_sb3 import REINFORCE
+from reinforce_sb3.zoo import HYPERPARAMS_FILE, convert_reinforce_params, sample_reinforce_params
+
+
+def zoo(script, *args, cwd, check=True):
+    """Run ``python -m reinforce_sb3.<script> *args`` in ``cwd``; return the completed process."""
+    result = subprocess.run(
+        [sys.executable, "-m", f"reinforce_sb3.{script}", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One short training run of PGToy-v0 with evaluation, checkpoints and TensorBoard, shared by the tests."""
+    folder = tmp_path_factory.mktemp("zoo")
+    zoo(
+        "train", "--algo", "reinforce", "--env", "PGToy-v0", "-n", 3000, "--seed", 0, "-f", "logs",
+        "--eval-freq", 1000, "--eval-episodes", 5, "--save-freq", 1000, "--tensorboard-log", "tb", "--progress",
+        cwd=folder,
+    )  # fmt: skip
+    return folder
+
+
+def test_train_writes_the_zoo_files(trained):
+    run = trained / "logs" / "reinforce" / "PGToy-v0_1"
+    model = REINFORCE.load(run / "PGToy-v0.zip")
+    assert model.num_timesteps >= 3000
+    assert (run / "0.monitor.csv").read_text().count("\n") > 100  # one line per episode
+    evaluations = np.load(run / "evaluations.npz")
+    assert evaluations["timesteps"].tolist() == [1000, 2000, 3000]
+    assert {p.name for p in run.glob("rl_model_*_steps.zip")} == {f"rl_model_{n}_steps.zip" for n in (1000, 2000, 3000)}
+    assert (run / "best_model.zip").exists()
+    config = yaml.unsafe_load((run / "PGToy-v0" / "config.yml").read_text())  # the zoo writes OrderedDicts
+    assert dict(config)["n_episodes"] == 8  # from the shipped hyperparameter file
+    assert any((trained / "tb").rglob("events.out.tfevents*"))
+
+
+def test_enjoy(trained):
+    args = ["--algo", "reinforce", "--env", "PGToy-v0", "-f", "logs", "--no-render", "-n", 100]
+    result = zoo("enjoy", *args, cwd=trained)
+    assert "Mean reward" in result.stdout
+
+
+def test_record_video(trained):
+    zoo("record_video", "--algo", "reinforce", "--env", "PGToy-v0", "-f", "logs", "-n", 30, cwd=trained)
+    videos = list((trained / "logs" / "reinforce" / "PGToy-v0_1" / "videos").glob("*.mp4"))
+    assert len(videos) == 1 and videos[0].stat().st_size > 0
+
+
+def test_continue_training_with_flags(trained):
+    """-i continues from a saved agent; --hyperparams and --env-kwargs override the file."""
+    zoo(
+        "train", "--algo", "reinforce", "--env", "PGToy-v0", "-n", 500, "-f", "logs", "--eval-freq", -1,
+        "-i", "logs/reinforce/PGToy-v0_1/PGToy-v0.zip", "--hyperparams", "n_episodes:4",
+        "--env-kwargs", "slip_prob:0.0", cwd=trained,
+    )  # fmt: skip
+    run = trained / "logs" / "reinforce" / "PGToy-v0_2"
+    model = REINFORCE.load(run / "PGToy-v0.zip")
+    first = REINFORCE.load(trained / "logs" / "reinforce" / "PGToy-v0_1" / "PGToy-v0.zip")
+    assert model._n_updates > first._n_updates  # the update count went on from the trained agent's
+    assert model.num_timesteps >= 500  # (the zoo restarts the timestep count, for every algorithm)
+    assert model.n_episodes == 4
+    args = yaml.unsafe_load((run / "PGToy-v0" / "args.yml").read_text())
+    assert dict(args)["env_kwargs"] == {"slip_prob": 0.0}
+
+
+def test_optimize_with_the_reinforce_sampler(tmp_path):
+    zoo(
+        "train", "--algo", "reinforce", "--env", "CartPole-v1", "-optimize", "--n-trials", 2, "--n-jobs", 1,
+        "-n", 2000, "--n-evaluations", 1, "--eval-episodes", 2, "--no-optim-plots", "-f", "logs", cwd=tmp_path,
+    )  # fmt: skip
+    reports = list((tmp_path / "logs" / "reinforce").glob("report_CartPole-v1_2-trials-2000-*.csv"))
+    assert len(reports) == 1
+    header = reports[0].read_text().splitlines()[0]
+    for name in ("params_n_episodes", "params_learning_rate", "params_one_minus_gamma", "params_normalize_returns"):
+        assert name in header
+
+
+def test_a2c_still_uses_the_zoo_hyperparameters(tmp_path):
+    args = ["--algo", "a2c", "--env", "CartPole-v1", "-n", 200, "-f", "logs", "--eval-freq", -1]
+    result = zoo("train", *args, cwd=tmp_path)
+    assert "rl_zoo3/hyperparams/a2c.yml" in result.stdout
+
+
+def test_sampler_gives_valid_reinforce_arguments():
+    optuna = pytest.importorskip("optuna")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for n_actions in (0, 2):
+        trial = study.ask()
+        kwargs = sample_reinforce_params(trial, n_actions=n_actions, n_envs=4, additional_args={})
+        assert kwargs["n_episodes"] >= 4 and 0.9 <= kwargs["gamma"] <= 1
+        assert ("log_std_init" in kwargs["policy_kwargs"]) == (n_actions > 0)
+        env_id = "Pendulum-v1" if n_actions else "CartPole-v1"
+        REINFORCE("MlpPolicy", env_id, **kwargs)
+    converted = convert_reinforce_params({"one_minus_gamma": 0.01, "net_arch": "small", "activation_fn": "relu"})
+    assert converted["gamma"] == pytest.approx(0.99) and converted["policy_kwargs"]["net_arch"] == [64, 64]
+
+
+def test_shipped_hyperparameters_build_models():
+    hyperparams = yaml.safe_load(HYPERPARAMS_FILE.read_text())
+    assert {"PGToy-v0", "SlipperyHill-v0", "CartPole-v1"} <= set(hyperparams)
+    for env_id, entry in hyperparams.items():
+        assert {"n_timesteps", "policy"} <= set(entry), env_id
+
+
+PGTOY = ["--algo", "reinforce", "--env", "PGToy-v0"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--algo", "reinforce", "--env", "PGToy-v1"], "PGToy-v1 not found in gym registry, you maybe meant PGToy-v0?"),
+        (["--algo", "reinforcee", "--env", "PGToy-v0"], "argument --algo: invalid choice: 'reinforcee'"),
+        (["--algo", "reinforce", "--env", "FrozenLake-v1"], "Hyperparameters not found for reinforce-FrozenLake-v1"),
+        ([*PGTOY, "--conf-file", "bad_key.yml"], "unexpected keyword argument 'n_episode'"),
+        ([*PGTOY, "--conf-file", "bad_value.yml"], "n_episodes must be an integer >= 1"),
+        ([*PGTOY, "--conf-file", "bad_yaml.yml"], "ParserError: while parsing a flow sequence"),
+        ([*PGTOY, "--conf-file", "missing.yml"], "No such file or directory"),
+    ],
+)
+def test_bad_input_is_a_message_not_a_traceback(tmp_path, args, message):
+    (tmp_path / "bad_key.yml").write_text("PGToy-v0:\n  policy: MlpPolicy\n  n_timesteps: 100\n  n_episode: 8\n")
+    (tmp_path / "bad_value.yml").write_text("PGToy-v0:\n  policy: MlpPolicy\n  n_timesteps: 100\n  n_episodes: 0\n")
+    (tmp_path / "bad_yaml.yml").write_text("PGToy-v0:\n  policy: [MlpPolicy\n")
+    result = zoo("train", *args, "-f", "logs", cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_enjoy_without_a_trained_agent_is_a_message(tmp_path):
+    result = zoo("enjoy", *PGTOY, "-f", "logs", "--no-render", cwd=tmp_path, check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "folder was not found" in result.stderr
+
+
+def test_importing_reinforce_sb3_does_not_import_the_zoo():
+    code = "import sys, reinforce_sb3; assert 'rl_zoo3' not in sys.modules and 'matplotlib' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
