@@ -1,6 +1,11 @@
-"""Train REINFORCE on the tree game (PGToy-v0) and check the learned policy against the exact optimum.
+"""The main job: train REINFORCE on the tree game (PGToy-v0) through the zoo and check it against the exact optimum.
 
-Run with ``make train`` or ``python examples/train_pgtoy.py [--timesteps N] [--seed S] [--folder DIR]``.
+Runs ``python -m reinforce_sb3.train --algo reinforce --env PGToy-v0`` (RL Baselines3 Zoo, with the
+shipped hyperparameters and a progress bar), then prints the learned action probabilities at each
+decision point and the exact expected return of the learned policy beside the exact optimum.
+
+    make train
+    python examples/train_pgtoy.py [--seed S] [--folder DIR] [extra zoo flags, e.g. -n 5000]
 """
 
 from __future__ import annotations
@@ -8,24 +13,29 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch as th
-
 from gym_pgtoy import exact
 from reinforce_sb3 import REINFORCE
+from reinforce_sb3.zoo import run
 
 STATE_NAMES = {(2, 1): "hilltop, diamond there", (1, 0): "hillside, diamond taken", (2, 0): "hilltop, diamond taken"}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timesteps", type=int, default=20_000, help="environment steps to train for")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--folder", type=Path, default=Path("logs") / "pgtoy", help="where the model and logs go")
-    args = parser.parse_args(argv)
+    parser.add_argument("--folder", type=Path, default=Path("logs"), help="the zoo's log folder (-f)")
+    args, zoo_flags = parser.parse_known_args(argv)
 
-    th.set_num_threads(1)  # a small MLP: one thread is fastest
-    model = REINFORCE("MlpPolicy", "PGToy-v0", seed=args.seed, device="cpu", tensorboard_log=str(args.folder))
-    model.learn(args.timesteps, progress_bar=True)
+    run(
+        "train",
+        [
+            *("--algo", "reinforce", "--env", "PGToy-v0", "--seed", str(args.seed), "-f", str(args.folder)),
+            *("--progress", "--verbose", "0", "--eval-freq", "-1", "--num-threads", "1", *zoo_flags),
+        ],
+    )
+    run_dirs = sorted((args.folder / "reinforce").glob("PGToy-v0_*"), key=lambda p: int(p.name.rsplit("_", 1)[1]))
+    model_path = run_dirs[-1] / "PGToy-v0.zip"
+    model = REINFORCE.load(model_path, device="cpu")
 
     analysis = exact.analyze("PGToy-v0", model)
     optimum = exact.solve("PGToy-v0")
@@ -35,9 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {state} {name:<24} left {p_left:.3f}  right {p_right:.3f}")
     print(f"\nExact expected return of the learned policy: {analysis.expected_return:.3f}")
     print(f"Exact optimum: {optimum.expected_return:.3f} (left, right, right); 'always right' earns 10")
-    model_path = args.folder / "reinforce_pgtoy.zip"
-    model.save(model_path)
-    print(f"\nModel saved to {model_path}; TensorBoard logs in {args.folder}")
+    print(f"\nModel: {model_path}\nLogs (monitor, config): {run_dirs[-1]}")
 
 
 if __name__ == "__main__":

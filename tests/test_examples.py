@@ -1,22 +1,29 @@
-"""The main job (`make train`) trains, reports the exact check and saves the model."""
+"""The main job (`make train`): trains through the zoo wrappers, reports the exact check, saves the model."""
 
 import runpy
 import sys
 from pathlib import Path
 
+import pytest
+
 from reinforce_sb3 import REINFORCE
+
+pytest.importorskip("rl_zoo3")
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_pgtoy.py"
 
 
 def test_train_pgtoy_example(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", [str(EXAMPLE), "--timesteps", "3000", "--seed", "1", "--folder", str(tmp_path)])
+    argv = [str(EXAMPLE), "--seed", "1", "--folder", str(tmp_path), "-n", "3000"]
+    monkeypatch.setattr(sys, "argv", argv)
     runpy.run_path(str(EXAMPLE), run_name="__main__")
     out = capsys.readouterr().out
     assert "Learned action probabilities at each decision point:" in out
     for state in ("(2, 1)", "(1, 0)", "(2, 0)"):
         assert state in out
     assert "Exact optimum: 11.000" in out
-    model = REINFORCE.load(tmp_path / "reinforce_pgtoy.zip")
+    run = tmp_path / "reinforce" / "PGToy-v0_1"
+    assert f"Model: {run / 'PGToy-v0.zip'}" in out
+    model = REINFORCE.load(run / "PGToy-v0.zip")
     assert model.num_timesteps >= 3000
-    assert any(tmp_path.glob("REINFORCE_*"))  # TensorBoard run folder
+    assert (run / "0.monitor.csv").exists()

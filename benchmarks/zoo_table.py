@@ -1,0 +1,102 @@
+"""REINFORCE with the shipped hyperparameters beside SB3's A2C with the zoo's own, same task and budget.
+
+Each run is ``python -m reinforce_sb3.train --algo {reinforce,a2c} --env ENV -n BUDGET --seed S``
+(the zoo's own script), then the final model is evaluated on ``--eval-episodes`` episodes with
+deterministic actions, through the zoo's ``create_test_env`` (so VecNormalize statistics are used
+where the zoo's A2C hyperparameters normalize). Prints a markdown table: mean and standard
+deviation over seeds of the final evaluation return.
+
+    python -m benchmarks.zoo_table --envs PGToy-v0 CartPole-v1 --seeds 5 --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from reinforce_sb3.zoo import HYPERPARAMS_FILE
+
+
+def train_and_evaluate(algo: str, env_id: str, budget: int, seed: int, eval_episodes: int, folder: Path) -> dict:
+    """One zoo training run in its own process, then the evaluation of its final model."""
+    log_folder = folder / f"{algo}-{env_id}-{seed}"
+    command = [
+        sys.executable, "-m", "reinforce_sb3.train", "--algo", algo, "--env", env_id, "-n", str(budget),
+        "--seed", str(seed), "-f", str(log_folder), "--eval-freq", "-1", "--num-threads", "1", "--verbose", "0",
+    ]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    evaluate = [sys.executable, "-m", "benchmarks.zoo_table", "--evaluate", algo, env_id, str(log_folder), str(seed)]
+    result = subprocess.run([*evaluate, str(eval_episodes)], check=True, capture_output=True, text=True)
+    return {"algo": algo, "env": env_id, "budget": budget, "seed": seed, **json.loads(result.stdout.splitlines()[-1])}
+
+
+def evaluate(algo: str, env_id: str, log_folder: str, seed: int, eval_episodes: int) -> None:
+    """Evaluate the final model of a zoo run, as the zoo's enjoy script builds its env; print JSON."""
+    import reinforce_sb3.zoo
+
+    reinforce_sb3.zoo.register()
+    from rl_zoo3 import ALGOS, create_test_env, get_saved_hyperparams
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    run = Path(log_folder) / algo / f"{env_id}_1"
+    hyperparams, stats_path = get_saved_hyperparams(str(run / env_id))
+    env = create_test_env(
+        env_id, n_envs=1, stats_path=stats_path, seed=seed + 1000, should_render=False, hyperparams=hyperparams
+    )
+    model = ALGOS[algo].load(run / f"{env_id}.zip", device="cpu")
+    mean, std = evaluate_policy(model, env, n_eval_episodes=eval_episodes, deterministic=True)
+    print(json.dumps({"mean": float(mean), "std": float(std), "timesteps": int(model.num_timesteps)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envs", nargs="+", default=None, help="env ids (default: every entry of reinforce.yml)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. N-1 for every (env, algorithm)")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
+    parser.add_argument("--eval-episodes", type=int, default=20)
+    parser.add_argument("--algos", nargs="+", default=["reinforce", "a2c"])
+    parser.add_argument("--output", type=Path, default=None, help="also append the results as JSON lines here")
+    parser.add_argument("--evaluate", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.evaluate:
+        algo, env_id, log_folder, seed, episodes = args.evaluate
+        evaluate(algo, env_id, log_folder, int(seed), int(episodes))
+        return
+
+    hyperparams = yaml.safe_load(HYPERPARAMS_FILE.read_text())
+    envs = args.envs or list(hyperparams)
+    jobs = [
+        (algo, env_id, int(float(hyperparams[env_id]["n_timesteps"])), seed)
+        for env_id in envs
+        for algo in args.algos
+        for seed in range(args.seeds)
+    ]
+    with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(args.jobs) as pool:
+        results = list(
+            pool.map(lambda job: train_and_evaluate(*job, args.eval_episodes, Path(folder)), jobs)  # type: ignore[misc]
+        )
+    if args.output:
+        with args.output.open("a") as file:
+            file.writelines(json.dumps(result) + "\n" for result in results)
+
+    print(f"| task | budget | seeds | {' | '.join(args.algos)} |")
+    print(f"|---|---|---|{'---|' * len(args.algos)}")
+    for env_id in envs:
+        cells = []
+        for algo in args.algos:
+            means = np.array([r["mean"] for r in results if r["env"] == env_id and r["algo"] == algo])
+            cells.append(f"{means.mean():.1f} ± {means.std():.1f}")
+        budget = next(r["budget"] for r in results if r["env"] == env_id)
+        print(f"| {env_id} | {budget:,} | {args.seeds} | {' | '.join(cells)} |")
+
+
+if __name__ == "__main__":
+    main()
