@@ -1,4 +1,4 @@
-"""The REINFORCE policy: a features extractor, an MLP and an action distribution, and no value head."""
+"""The REINFORCE policy: features extractor, MLP, action distribution (and a value network only on request)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ class REINFORCEPolicy(BasePolicy):
     """
     Policy for REINFORCE: observation -> features extractor -> MLP -> action distribution.
 
-    Unlike SB3's ``ActorCriticPolicy`` there is no value network: nothing in the optimizer
-    or the saved file is unused by the algorithm.
+    Unlike SB3's ``ActorCriticPolicy`` there is no value network unless REINFORCE's learned
+    baseline asks for one: nothing in the optimizer or the saved file is unused by the algorithm.
 
     :param observation_space: Observation space
     :param action_space: Action space (Discrete, Box, MultiDiscrete or MultiBinary)
@@ -51,6 +51,9 @@ class REINFORCEPolicy(BasePolicy):
     :param optimizer_class: The optimizer to use, ``th.optim.Adam`` by default
     :param optimizer_kwargs: Additional keyword arguments, excluding the learning rate,
         to pass to the optimizer
+    :param value_baseline: Whether to add a state-value network (same hidden layers, its own
+        weights) for REINFORCE's learned baseline. It reads the features detached, so training
+        it never changes the policy's gradient. Set by ``REINFORCE(baseline="value")``.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class REINFORCEPolicy(BasePolicy):
         normalize_images: bool = True,
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
+        value_baseline: bool = False,
     ) -> None:
         super().__init__(
             observation_space,
@@ -85,6 +89,7 @@ class REINFORCEPolicy(BasePolicy):
         self.activation_fn = activation_fn
         self.ortho_init = ortho_init
         self.log_std_init = log_std_init
+        self.value_baseline = value_baseline
 
         self.features_extractor = self.make_features_extractor()
         self.features_dim = self.features_extractor.features_dim
@@ -99,8 +104,14 @@ class REINFORCEPolicy(BasePolicy):
         else:
             self.action_net = self.action_dist.proba_distribution_net(latent_dim=latent_dim)
 
+        self.value_net = (
+            nn.Sequential(*create_mlp(self.features_dim, 1, self.net_arch, activation_fn)) if value_baseline else None
+        )
+
         if ortho_init:
             module_gains = {self.features_extractor: np.sqrt(2), self.latent_net: np.sqrt(2), self.action_net: 0.01}
+            if self.value_net is not None:
+                module_gains[self.value_net] = 1.0
             for module, gain in module_gains.items():
                 module.apply(partial(self.init_weights, gain=gain))
 
@@ -119,6 +130,7 @@ class REINFORCEPolicy(BasePolicy):
                 optimizer_kwargs=self.optimizer_kwargs,
                 features_extractor_class=self.features_extractor_class,
                 features_extractor_kwargs=self.features_extractor_kwargs,
+                value_baseline=self.value_baseline,
             )
         )
         return data
@@ -158,6 +170,13 @@ class REINFORCEPolicy(BasePolicy):
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
         return self(observation, deterministic)
+
+    def predict_values(self, obs: PyTorchObs) -> th.Tensor:
+        """The learned state values, shape ``(batch,)``, from the features detached from the policy's graph."""
+        if self.value_net is None:
+            raise ValueError("this policy has no value network: use REINFORCE(baseline='value')")
+        features = self.extract_features(obs, self.features_extractor).detach()
+        return self.value_net(features).flatten()
 
     def evaluate_actions(self, obs: PyTorchObs, actions: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
         """Log-likelihood of ``actions`` and entropy of the action distribution, with gradients."""

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch as th
+import torch.nn.functional as F  # noqa: N812
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
@@ -19,7 +20,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import obs_as_tensor
+from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
 from reinforce_sb3.buffer import EpisodeBuffer
@@ -28,6 +29,7 @@ from reinforce_sb3.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, REINF
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
 LOSS_REDUCTIONS = ("mean", "episodes")
+BASELINES = ("none", "mean", "value")
 SUPPORTED_ACTION_SPACES = (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary)
 
 
@@ -73,6 +75,12 @@ class REINFORCE(BaseAlgorithm):
     :param loss_reduction: How the per-step terms are combined: "mean" averages over all
         steps of the batch; "episodes" sums and divides by the number of episodes, the
         textbook estimator of the gradient of the expected return
+    :param baseline: What is subtracted from the returns before weighting: "none"; "mean", the
+        batch's mean return; or "value", a state-value network (in the policy, saved with it)
+        trained by regression on the returns. A baseline that does not depend on the action
+        leaves the gradient unbiased and can cut its variance (the batch mean is biased by
+        O(1/n_episodes), since each return is part of it).
+    :param vf_coef: Value function coefficient in the loss (``baseline="value"`` only)
     :param ent_coef: Entropy coefficient for the loss calculation
     :param max_grad_norm: The maximum norm for gradient clipping, None for no clipping
     :param stats_window_size: Window size for the rollout logging, specifying the number of
@@ -109,6 +117,8 @@ class REINFORCE(BaseAlgorithm):
         reward_to_go: bool = True,
         normalize_returns: bool = True,
         loss_reduction: str = "mean",
+        baseline: str = "none",
+        vf_coef: float = 0.5,
         ent_coef: float = 0.0,
         max_grad_norm: float | None = None,
         stats_window_size: int = 100,
@@ -120,7 +130,9 @@ class REINFORCE(BaseAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
-        _check_hyperparameters(learning_rate, n_episodes, gamma, loss_reduction, ent_coef, max_grad_norm)
+        _check_hyperparameters(
+            learning_rate, n_episodes, gamma, loss_reduction, baseline, vf_coef, ent_coef, max_grad_norm
+        )
         super().__init__(
             policy=policy,
             env=env,
@@ -146,6 +158,8 @@ class REINFORCE(BaseAlgorithm):
         self.reward_to_go = reward_to_go
         self.normalize_returns = normalize_returns
         self.loss_reduction = loss_reduction
+        self.baseline = baseline
+        self.vf_coef = vf_coef
         self.ent_coef = ent_coef
         self.max_grad_norm = max_grad_norm
 
@@ -163,7 +177,11 @@ class REINFORCE(BaseAlgorithm):
         self._setup_lr_schedule()
         self.set_random_seed(self.seed)
         self.policy = self.policy_class(  # type: ignore[assignment]
-            self.observation_space, self.action_space, self.lr_schedule, **self.policy_kwargs
+            self.observation_space,
+            self.action_space,
+            self.lr_schedule,
+            value_baseline=self.baseline == "value",
+            **self.policy_kwargs,
         )
         self.policy = self.policy.to(self.device)
         self.episode_buffer = EpisodeBuffer(self.observation_space, self.action_space, self.n_envs)
@@ -254,23 +272,35 @@ class REINFORCE(BaseAlgorithm):
         self._update_learning_rate(self.policy.optimizer)
 
         batch = self.episode_buffer.episode_batch(self.gamma, self.reward_to_go)
-        returns = batch.returns
-        weights = _standardize(returns) if self.normalize_returns else returns
-
         # One host-to-device copy of the batch
         observations = obs_as_tensor(batch.observations, self.device)  # type: ignore[arg-type]
         actions = th.as_tensor(batch.actions, device=self.device)
-        weights_tensor = th.as_tensor(weights, dtype=th.float32, device=self.device)
+        returns = th.as_tensor(batch.returns, dtype=th.float32, device=self.device)
+
+        # Weights: the returns, less the baseline, standardised if asked
+        values = None
+        if self.baseline == "mean":
+            advantages = returns - returns.mean()
+        elif self.baseline == "value":
+            values = self.policy.predict_values(observations)
+            advantages = returns - values.detach()
+        else:
+            advantages = returns
+        weights = _standardize(advantages) if self.normalize_returns else advantages
 
         log_prob, entropy = self.policy.evaluate_actions(observations, actions)
         # "mean": average over the batch's steps; "episodes": sum over steps / number of episodes
         scale = 1.0 / (len(weights) if self.loss_reduction == "mean" else self.n_episodes)
 
         # Policy gradient loss: ascend sum_t log pi(a_t|s_t) * G_t
-        policy_loss = -(log_prob * weights_tensor).sum() * scale
+        policy_loss = -(log_prob * weights).sum() * scale
         # Entropy loss favours exploration
         entropy_loss = -entropy.sum() * scale
         loss = policy_loss + self.ent_coef * entropy_loss
+        if values is not None:
+            # The learned baseline regresses on the returns (its input features are detached)
+            value_loss = F.mse_loss(values, returns)
+            loss = loss + self.vf_coef * value_loss
 
         self.policy.optimizer.zero_grad()
         loss.backward()
@@ -284,10 +314,15 @@ class REINFORCE(BaseAlgorithm):
         self.logger.record("train/policy_loss", policy_loss.item())
         self.logger.record("train/entropy_loss", entropy_loss.item())
         self.logger.record("train/grad_norm", grad_norm.item())
-        self.logger.record("train/return_mean", float(returns.mean()))
-        self.logger.record("train/return_std", float(returns.std()))
-        self.logger.record("train/batch_steps", len(returns))
-        self.logger.record("rollout/waste", 1.0 - len(returns) / (self.episode_buffer.pos * self.n_envs))
+        self.logger.record("train/return_mean", float(batch.returns.mean()))
+        self.logger.record("train/return_std", float(batch.returns.std()))
+        self.logger.record("train/batch_steps", len(batch.returns))
+        if values is not None:
+            self.logger.record("train/value_loss", value_loss.item())
+            self.logger.record(
+                "train/explained_variance", explained_variance(values.detach().cpu().numpy(), batch.returns)
+            )
+        self.logger.record("rollout/waste", 1.0 - len(batch.returns) / (self.episode_buffer.pos * self.n_envs))
         if hasattr(self.policy, "log_std"):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
 
@@ -416,14 +451,15 @@ class REINFORCE(BaseAlgorithm):
         return super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
 
 
-def _standardize(returns: np.ndarray) -> np.ndarray:
-    """(returns - mean) / std; zeros when the returns are all equal (never NaN)."""
-    mean = returns.mean()
-    centered = returns - mean
-    std = centered.std()
-    if std <= 1e-8 * max(1.0, abs(mean)):
-        return np.zeros_like(returns)
-    return centered / std
+def _standardize(weights: th.Tensor) -> th.Tensor:
+    """(weights - mean) / std; zeros when the weights are all equal (never NaN)."""
+    mean = weights.mean()
+    centered = weights - mean
+    std = centered.pow(2).mean().sqrt()
+    # one comparison on the device, no host synchronisation
+    return th.where(
+        std > 1e-8 * th.clamp(mean.abs(), min=1.0), centered / std.clamp(min=1e-30), th.zeros_like(centered)
+    )
 
 
 def _check_hyperparameters(
@@ -431,6 +467,8 @@ def _check_hyperparameters(
     n_episodes: int,
     gamma: float,
     loss_reduction: str,
+    baseline: str,
+    vf_coef: float,
     ent_coef: float,
     max_grad_norm: float | None,
 ) -> None:
@@ -444,6 +482,10 @@ def _check_hyperparameters(
         raise ValueError(f"gamma must be in [0, 1], got {gamma!r}")
     if loss_reduction not in LOSS_REDUCTIONS:
         raise ValueError(f"loss_reduction must be one of {LOSS_REDUCTIONS}, got {loss_reduction!r}")
+    if baseline not in BASELINES:
+        raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
+    if not isinstance(vf_coef, (int, float)) or not math.isfinite(vf_coef) or vf_coef < 0:
+        raise ValueError(f"vf_coef must be a finite number >= 0, got {vf_coef!r}")
     if not isinstance(ent_coef, (int, float)) or not math.isfinite(ent_coef):
         raise ValueError(f"ent_coef must be a finite number, got {ent_coef!r}")
     if max_grad_norm is not None and (not isinstance(max_grad_norm, (int, float)) or not max_grad_norm > 0):

@@ -26,6 +26,8 @@ from tests.envs import DictObsEnv, NeverEndingEnv, ScriptedRewardEnv
         ({"learning_rate": lambda progress: -0.1}, "learning_rate must be a finite number >= 0"),
         ({"loss_reduction": "sum"}, r"loss_reduction must be one of \('mean', 'episodes'\)"),
         ({"ent_coef": math.nan}, "ent_coef must be a finite number"),
+        ({"baseline": "median"}, r"baseline must be one of \('none', 'mean', 'value'\)"),
+        ({"vf_coef": -1.0}, "vf_coef must be a finite number >= 0"),
         ({"max_grad_norm": 0.0}, "max_grad_norm must be a number > 0 or None"),
         ({"max_grad_norm": -1.0}, "max_grad_norm must be a number > 0 or None"),
         ({"policy_kwargs": {"net_arch": {"pi": [64], "vf": [64]}}}, "net_arch must be a list of positive layer sizes"),

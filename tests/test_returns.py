@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv
@@ -108,15 +109,17 @@ def test_undiscounted_returns():
 @pytest.mark.parametrize(
     ("returns", "expected"),
     [
-        (np.array([5.0, 5.0, 5.0]), np.zeros(3)),  # all equal: zeros, not NaN
-        (np.array([1e9, 1e9]), np.zeros(2)),  # all equal and large: rounding must not blow up
-        (np.array([7.0]), np.zeros(1)),  # one step
-        (np.array([1.0, 3.0]), np.array([-1.0, 1.0])),
+        ([5.0, 5.0, 5.0], [0.0, 0.0, 0.0]),  # all equal: zeros, not NaN
+        ([1e9, 1e9], [0.0, 0.0]),  # all equal and large: rounding must not blow up
+        ([0.1] * 7, [0.0] * 7),  # all equal, not exactly representable
+        ([7.0], [0.0]),  # one step
+        ([1.0, 3.0], [-1.0, 1.0]),
     ],
 )
 def test_standardize(returns, expected):
-    np.testing.assert_allclose(_standardize(returns), expected)
-    assert np.all(np.isfinite(_standardize(returns)))
+    standardized = _standardize(th.tensor(returns, dtype=th.float32))
+    np.testing.assert_allclose(standardized.numpy(), expected, atol=1e-6)
+    assert th.isfinite(standardized).all()
 
 
 def test_normalized_returns_on_equal_returns_give_a_finite_update():
