@@ -8,7 +8,7 @@ import os
 import pathlib
 import uuid
 import warnings
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import numpy as np
 import torch as th
@@ -19,7 +19,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.save_util import load_from_zip_file
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, Schedule
 from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
@@ -277,30 +277,19 @@ class REINFORCE(BaseAlgorithm):
         actions = th.as_tensor(batch.actions, device=self.device)
         returns = th.as_tensor(batch.returns, dtype=th.float32, device=self.device)
 
-        # Weights: the returns, less the baseline, standardised if asked
-        values = None
-        if self.baseline == "mean":
-            advantages = returns - returns.mean()
-        elif self.baseline == "value":
-            values = self.policy.predict_values(observations)
-            advantages = returns - values.detach()
-        else:
-            advantages = returns
-        weights = _standardize(advantages) if self.normalize_returns else advantages
-
-        log_prob, entropy = self.policy.evaluate_actions(observations, actions)
-        # "mean": average over the batch's steps; "episodes": sum over steps / number of episodes
-        scale = 1.0 / (len(weights) if self.loss_reduction == "mean" else self.n_episodes)
-
-        # Policy gradient loss: ascend sum_t log pi(a_t|s_t) * G_t
-        policy_loss = -(log_prob * weights).sum() * scale
-        # Entropy loss favours exploration
-        entropy_loss = -entropy.sum() * scale
-        loss = policy_loss + self.ent_coef * entropy_loss
-        if values is not None:
-            # The learned baseline regresses on the returns (its input features are detached)
-            value_loss = F.mse_loss(values, returns)
-            loss = loss + self.vf_coef * value_loss
+        losses = reinforce_loss(
+            self.policy,
+            observations,
+            actions,
+            returns,
+            n_episodes=self.n_episodes,
+            normalize_returns=self.normalize_returns,
+            loss_reduction=self.loss_reduction,
+            baseline=self.baseline,
+        )
+        loss = losses.policy_loss + self.ent_coef * losses.entropy_loss
+        if losses.value_loss is not None:
+            loss = loss + self.vf_coef * losses.value_loss
 
         self.policy.optimizer.zero_grad()
         loss.backward()
@@ -311,16 +300,16 @@ class REINFORCE(BaseAlgorithm):
         self._n_updates += 1
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self.logger.record("train/policy_loss", policy_loss.item())
-        self.logger.record("train/entropy_loss", entropy_loss.item())
+        self.logger.record("train/policy_loss", losses.policy_loss.item())
+        self.logger.record("train/entropy_loss", losses.entropy_loss.item())
         self.logger.record("train/grad_norm", grad_norm.item())
         self.logger.record("train/return_mean", float(batch.returns.mean()))
         self.logger.record("train/return_std", float(batch.returns.std()))
         self.logger.record("train/batch_steps", len(batch.returns))
-        if values is not None:
-            self.logger.record("train/value_loss", value_loss.item())
+        if losses.values is not None and losses.value_loss is not None:
+            self.logger.record("train/value_loss", losses.value_loss.item())
             self.logger.record(
-                "train/explained_variance", explained_variance(values.detach().cpu().numpy(), batch.returns)
+                "train/explained_variance", explained_variance(losses.values.detach().cpu().numpy(), batch.returns)
             )
         self.logger.record("rollout/waste", 1.0 - len(batch.returns) / (self.episode_buffer.pos * self.n_envs))
         if hasattr(self.policy, "log_std"):
@@ -449,6 +438,66 @@ class REINFORCE(BaseAlgorithm):
                 "saved by another algorithm: load it with that algorithm's class"
             )
         return super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
+
+
+class Losses(NamedTuple):
+    """The terms of REINFORCE's loss for one batch (``values``: the learned baseline's predictions, if any)."""
+
+    policy_loss: th.Tensor
+    entropy_loss: th.Tensor
+    value_loss: th.Tensor | None
+    values: th.Tensor | None
+
+
+def reinforce_loss(
+    policy: REINFORCEPolicy,
+    observations: PyTorchObs,
+    actions: th.Tensor,
+    returns: th.Tensor,
+    n_episodes: int,
+    normalize_returns: bool = False,
+    loss_reduction: str = "episodes",
+    baseline: str = "none",
+    ratio_form: bool = False,
+) -> Losses:
+    """
+    REINFORCE's loss terms for a batch of steps from ``n_episodes`` complete episodes.
+
+    :param policy: the policy (with a value network for ``baseline="value"``)
+    :param observations: the steps' observations (a tensor or a dict of tensors)
+    :param actions: the actions taken
+    :param returns: the Monte-Carlo return weighting each step (reward-to-go or whole-episode)
+    :param n_episodes: the number of episodes in the batch (for ``loss_reduction="episodes"``)
+    :param normalize_returns: standardise the weights (zeros if they are all equal)
+    :param loss_reduction: "mean" over steps, or "episodes": sum over steps / ``n_episodes``
+    :param baseline: "none", "mean" (the batch's mean return) or "value" (the policy's value network)
+    :param ratio_form: weight ``pi / pi.detach()`` instead of ``log pi``: the likelihood-ratio form,
+        whose gradient is the same (``grad pi / pi = grad log pi``); for teaching and checking
+    """
+    # Weights: the returns, less the baseline, standardised if asked
+    values = None
+    if baseline == "mean":
+        advantages = returns - returns.mean()
+    elif baseline == "value":
+        values = policy.predict_values(observations)
+        advantages = returns - values.detach()
+    else:
+        advantages = returns
+    weights = _standardize(advantages) if normalize_returns else advantages
+
+    log_prob, entropy = policy.evaluate_actions(observations, actions)
+    # "mean": average over the batch's steps; "episodes": sum over steps / number of episodes
+    scale = 1.0 / (len(weights) if loss_reduction == "mean" else n_episodes)
+    surrogate = th.exp(log_prob - log_prob.detach()) if ratio_form else log_prob
+    return Losses(
+        # Policy gradient loss: ascend sum_t log pi(a_t|s_t) * G_t
+        policy_loss=-(surrogate * weights).sum() * scale,
+        # Entropy loss favours exploration
+        entropy_loss=-entropy.sum() * scale,
+        # The learned baseline regresses on the returns (its input features are detached)
+        value_loss=None if values is None else F.mse_loss(values, returns),
+        values=values,
+    )
 
 
 def _standardize(weights: th.Tensor) -> th.Tensor:
