@@ -178,11 +178,6 @@ class REINFORCEPolicy(BasePolicy):
         features = self.extract_features(obs, self.features_extractor).detach()
         return self.value_net(features).flatten()
 
-    def evaluate_actions(self, obs: PyTorchObs, actions: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
-        """Log-likelihood of ``actions`` and entropy of the action distribution, with gradients."""
-        distribution = self.get_distribution(obs)
-        return distribution.log_prob(actions), distribution.entropy()
-
 
 def _categorical(logits: th.Tensor, deterministic: bool) -> th.Tensor:
     """One sample (or the most likely action) per row of ``logits``."""

@@ -450,7 +450,7 @@ class Losses(NamedTuple):
 
 
 def reinforce_loss(
-    policy: REINFORCEPolicy,
+    policy: BasePolicy,
     observations: PyTorchObs,
     actions: th.Tensor,
     returns: th.Tensor,
@@ -463,7 +463,8 @@ def reinforce_loss(
     """
     REINFORCE's loss terms for a batch of steps from ``n_episodes`` complete episodes.
 
-    :param policy: the policy (with a value network for ``baseline="value"``)
+    :param policy: the policy: any SB3 policy with ``get_distribution`` (and ``predict_values``
+        for ``baseline="value"``)
     :param observations: the steps' observations (a tensor or a dict of tensors)
     :param actions: the actions taken
     :param returns: the Monte-Carlo return weighting each step (reward-to-go or whole-episode)
@@ -479,13 +480,15 @@ def reinforce_loss(
     if baseline == "mean":
         advantages = returns - returns.mean()
     elif baseline == "value":
-        values = policy.predict_values(observations)
+        values = policy.predict_values(observations).flatten()  # SB3 critics give (batch, 1)
         advantages = returns - values.detach()
     else:
         advantages = returns
     weights = _standardize(advantages) if normalize_returns else advantages
 
-    log_prob, entropy = policy.evaluate_actions(observations, actions)
+    # get_distribution: any SB3 policy has it (A2C's too), so the diagnostics can use this loss
+    distribution = policy.get_distribution(observations)
+    log_prob, entropy = distribution.log_prob(actions), distribution.entropy()
     # "mean": average over the batch's steps; "episodes": sum over steps / number of episodes
     scale = 1.0 / (len(weights) if loss_reduction == "mean" else n_episodes)
     surrogate = th.exp(log_prob - log_prob.detach()) if ratio_form else log_prob
