@@ -29,6 +29,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch as th
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.utils import obs_as_tensor
 
@@ -234,6 +235,43 @@ def format_table(checks: Sequence[GradientCheck]) -> str:
         "batches, the relative variance is that of one batch's estimate, relative to |exact|^2."
     )
     return "\n".join(lines)
+
+
+class ExactReturnCallback(BaseCallback):
+    """Record the exact expected return of the model's policy at the start and after every update.
+
+    :param env: the tree-game env id or instance the model learns on
+    :param gamma: the discount of the recorded return (1: the game's score)
+    """
+
+    def __init__(self, env: str | gym.Env = "PGToy-v0", gamma: float = 1.0) -> None:
+        super().__init__()
+        self.env = env
+        self.gamma = gamma
+        self.timesteps: list[int] = []
+        self.returns: list[float] = []
+
+    def _on_rollout_start(self) -> None:
+        # a rollout starts at the beginning and after every update
+        self.timesteps.append(self.num_timesteps)
+        self.returns.append(exact.expected_return(self.env, self.model, self.gamma))
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def learning_curves(
+    env: str = "PGToy-v0", seeds: Sequence[int] = range(5), timesteps: int = 20_000, **reinforce_kwargs: Any
+) -> dict[str, tuple[list[int], list[float]]]:
+    """Train REINFORCE once per seed and return ``{"seed S": (timesteps, exact expected returns)}``."""
+    from reinforce_sb3 import REINFORCE
+
+    curves = {}
+    for seed in seeds:
+        callback = ExactReturnCallback(env)
+        REINFORCE("MlpPolicy", env, seed=seed, device="cpu", **reinforce_kwargs).learn(timesteps, callback=callback)
+        curves[f"seed {seed}"] = (callback.timesteps, callback.returns)
+    return curves
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
