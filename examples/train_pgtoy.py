@@ -2,7 +2,8 @@
 
 Runs ``python -m reinforce_sb3.train --algo reinforce --env PGToy-v0`` (RL Baselines3 Zoo, with the
 shipped hyperparameters and a progress bar), then prints the learned action probabilities at each
-decision point and the exact expected return of the learned policy beside the exact optimum.
+decision point and the exact expected return of the learned policy beside the exact optimum, and
+draws the game tree of the learned policy (``tree.png`` beside the model).
 
     make train
     python examples/train_pgtoy.py [--seed S] [--folder DIR] [extra zoo flags, e.g. -n 5000]
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from gym_pgtoy import exact
 from reinforce_sb3 import REINFORCE
+from reinforce_sb3.plots import plot_tree
 from reinforce_sb3.zoo import run
 
 STATE_NAMES = {(2, 1): "hilltop, diamond there", (1, 0): "hillside, diamond taken", (2, 0): "hilltop, diamond taken"}
@@ -45,7 +47,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {state} {name:<24} left {p_left:.3f}  right {p_right:.3f}")
     print(f"\nExact expected return of the learned policy: {analysis.expected_return:.3f}")
     print(f"Exact optimum: {optimum.expected_return:.3f} (left, right, right); 'always right' earns 10")
-    print(f"\nModel: {model_path}\nLogs (monitor, config): {run_dirs[-1]}")
+    tree = run_dirs[-1] / "tree.png"
+    plot_tree("PGToy-v0", model, tree, title=f"Learned policy: expected return {analysis.expected_return:.3f} (exact)")
+    print(f"\nModel: {model_path}\nLogs (monitor, config): {run_dirs[-1]}\nGame tree of the learned policy: {tree}")
 
 
 if __name__ == "__main__":

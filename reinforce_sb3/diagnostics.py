@@ -49,6 +49,15 @@ class Estimator:
     baseline: str = "none"
     ratio_form: bool = False
 
+    def reinforce_kwargs(self) -> dict[str, Any]:
+        """The REINFORCE arguments that train with this estimator (the ratio form trains as the log-prob form)."""
+        return {
+            "reward_to_go": self.reward_to_go,
+            "normalize_returns": self.normalize_returns,
+            "loss_reduction": self.loss_reduction,
+            "baseline": self.baseline,
+        }
+
 
 ESTIMATORS = (
     Estimator("log-prob, reward-to-go, sum/episodes"),
@@ -59,6 +68,13 @@ ESTIMATORS = (
     Estimator("batch-mean baseline", baseline="mean"),
 )
 """The textbook estimator first, then one change at a time."""
+
+LEARNING_ESTIMATORS = (
+    ESTIMATORS[0],
+    *ESTIMATORS[2:],
+    Estimator("learned value baseline", baseline="value"),
+)
+"""The variants whose learning speed differs (the ratio form has the log-prob form's gradient)."""
 
 
 @dataclass(frozen=True)
@@ -274,6 +290,54 @@ def learning_curves(
     return curves
 
 
+@dataclass(frozen=True)
+class LearningResult:
+    """How fast REINFORCE learns with one estimator: per seed, the steps until the exact expected
+    return first reaches the threshold (None: not within the budget), and the final exact return."""
+
+    estimator: Estimator
+    steps_to_threshold: list[int | None]
+    final_returns: list[float]
+
+
+def learning_speed(
+    env: str = "PGToy-v0",
+    estimators: Sequence[Estimator] = LEARNING_ESTIMATORS,
+    seeds: Sequence[int] = range(5),
+    timesteps: int = 20_000,
+    threshold: float = 10.9,
+    **reinforce_kwargs: Any,
+) -> list[LearningResult]:
+    """Train REINFORCE with each estimator and seed, and time how soon it reaches ``threshold`` (exactly measured)."""
+    results = []
+    for estimator in estimators:
+        curves = learning_curves(env, seeds, timesteps, **estimator.reinforce_kwargs(), **reinforce_kwargs)
+        steps: list[int | None] = []
+        finals = []
+        for timestamps, returns in curves.values():
+            reached = [t for t, value in zip(timestamps, returns, strict=True) if value >= threshold]
+            steps.append(reached[0] if reached else None)
+            finals.append(returns[-1])
+        results.append(LearningResult(estimator, steps, finals))
+    return results
+
+
+def format_learning_table(results: Sequence[LearningResult], threshold: float) -> str:
+    """A markdown table: one row per estimator."""
+    lines = [
+        f"| estimator | seeds reaching {threshold:g} | median steps to {threshold:g} | final exact return (mean) |",
+        "|---|---|---|---|",
+    ]
+    for result in results:
+        reached = [s for s in result.steps_to_threshold if s is not None]
+        median = f"{int(np.median(reached)):,}" if reached else "-"
+        lines.append(
+            f"| {result.estimator.name} | {len(reached)}/{len(result.steps_to_threshold)} | {median} | "
+            f"{np.mean(result.final_returns):.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
@@ -286,6 +350,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-batches", type=int, default=100, help="batches (estimates) per estimator")
     parser.add_argument("--gamma", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--learning", action="store_true", help="also train with each estimator and time it")
+    parser.add_argument("--seeds", type=int, default=5, help="--learning: seeds per estimator")
+    parser.add_argument("--timesteps", type=int, default=20_000, help="--learning: steps per run")
+    parser.add_argument("--threshold", type=float, default=10.9, help="--learning: exact return to reach")
     args = parser.parse_args(argv)
 
     from reinforce_sb3 import REINFORCE
@@ -297,6 +365,10 @@ def main(argv: list[str] | None = None) -> None:
     checks = compare_estimators(model, args.env, args.n_episodes, args.n_batches, gamma=args.gamma, seed=args.seed)
     print(f"Policy-gradient estimators on {args.env} against the exact gradient (gym_pgtoy.exact):\n")
     print(format_table(checks))
+    if args.learning:
+        results = learning_speed(args.env, seeds=range(args.seeds), timesteps=args.timesteps, threshold=args.threshold)
+        print(f"\nLearning with each estimator ({args.seeds} seeds, {args.timesteps:,} steps each, exact returns):\n")
+        print(format_learning_table(results, args.threshold))
 
 
 if __name__ == "__main__":

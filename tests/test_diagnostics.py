@@ -70,3 +70,17 @@ def test_command_line(capsys):
     assert "against the exact gradient" in out
     for estimator in ESTIMATORS:
         assert f"| {estimator.name} |" in out
+
+
+def test_learning_speed_table():
+    from reinforce_sb3.diagnostics import LEARNING_ESTIMATORS, format_learning_table, learning_speed
+
+    results = learning_speed("PGToy-v0", LEARNING_ESTIMATORS[:2], seeds=[0, 1], timesteps=3000, threshold=10.5)
+    assert [r.estimator for r in results] == list(LEARNING_ESTIMATORS[:2])
+    for result in results:
+        assert len(result.steps_to_threshold) == 2 and len(result.final_returns) == 2
+        for steps, final in zip(result.steps_to_threshold, result.final_returns, strict=True):
+            assert steps is None or 0 < steps <= 3000
+            assert 0 < final <= 11.0
+    table = format_learning_table(results, 10.5)
+    assert "| log-prob, reward-to-go, sum/episodes | " in table and "seeds reaching 10.5" in table

@@ -27,3 +27,4 @@ def test_train_pgtoy_example(tmp_path, capsys, monkeypatch):
     model = REINFORCE.load(run / "PGToy-v0.zip")
     assert model.num_timesteps >= 3000
     assert (run / "0.monitor.csv").exists()
+    assert f"Game tree of the learned policy: {run / 'tree.png'}" in out and (run / "tree.png").stat().st_size > 0
