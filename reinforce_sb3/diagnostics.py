@@ -114,8 +114,13 @@ class GradientCheck:
 
     @property
     def relative_variance(self) -> float:
-        """The total variance of one batch's estimate, relative to ``|exact|^2``."""
-        return float(self.variance.sum() / np.dot(self.exact, self.exact))
+        """Noise to signal: the total variance of one batch's estimate over ``|mean|^2`` (scale-free)."""
+        return float(self.variance.sum() / np.dot(self.mean, self.mean))
+
+    @property
+    def scale(self) -> float:
+        """``|mean| / |exact|``: 1 for an unbiased estimator; normalising returns or averaging over steps rescale it."""
+        return float(np.linalg.norm(self.mean) / np.linalg.norm(self.exact))
 
     @property
     def batch_cosine(self) -> float:
@@ -238,17 +243,24 @@ def check_gradient(
 
 def format_table(checks: Sequence[GradientCheck]) -> str:
     """A markdown table: one row per estimator."""
-    header = ["estimator", "cosine (average)", "relative error (average)", "cosine (one batch)", "relative variance"]
-    lines = ["| " + " | ".join(header) + " |", "|---|---|---|---|---|"]
+    header = [
+        "estimator",
+        "scale",
+        "cosine (average)",
+        "relative error (average)",
+        "noise (one batch)",
+        "cosine (one batch)",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|---|---|---|---|---|---|"]
     for check in checks:
         lines.append(
-            f"| {check.estimator.name} | {check.cosine:.4f} | {check.relative_error:.4f} | "
-            f"{check.batch_cosine:.3f} | {check.relative_variance:.3f} |"
+            f"| {check.estimator.name} | {check.scale:.3f} | {check.cosine:.4f} | {check.relative_error:.4f} | "
+            f"{check.relative_variance:.4f} | {check.batch_cosine:.3f} |"
         )
     n_batches = len(checks[0].estimates) if checks else 0
     lines.append(
-        f"\n{n_batches} batches of {checks[0].n_episodes if checks else 0} episodes each; the average is over the "
-        "batches, the relative variance is that of one batch's estimate, relative to |exact|^2."
+        f"\n{n_batches} batches of {checks[0].n_episodes if checks else 0} episodes each. Scale: |average| / |exact|. "
+        "Noise: the variance of one batch's estimate (summed over parameters) / |average|^2."
     )
     return "\n".join(lines)
 
