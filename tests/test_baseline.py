@@ -10,31 +10,14 @@ from stable_baselines3.common.logger import configure
 
 from gym_pgtoy import exact
 from reinforce_sb3 import REINFORCE
-from tests.test_gradient import AverageGradient, cosine, flat, relative_error
-
-
-def gradient_model(baseline, n_envs=4, n_episodes=16, learning_rate=0.0, vf_coef=0.5):
-    return REINFORCE(
-        "MlpPolicy",
-        make_vec_env("PGToy-v0", n_envs=n_envs, seed=2),
-        learning_rate=learning_rate,
-        n_episodes=n_episodes,
-        gamma=1.0,
-        normalize_returns=False,
-        loss_reduction="episodes",
-        baseline=baseline,
-        vf_coef=vf_coef,
-        seed=2,
-        device="cpu",
-        policy_kwargs=dict(net_arch=[16], ortho_init=False, optimizer_class=th.optim.SGD),
-    )
+from tests.test_gradient import AverageGradient, cosine, flat, gradient_model, relative_error
 
 
 @pytest.mark.parametrize("baseline", ["value", "mean"])
 def test_baselines_keep_the_gradient_estimate_on_target(baseline):
     """At fixed parameters (learning rate 0), the average estimate matches the exact gradient.
     The value network stays at its initial, arbitrary values: any action-independent baseline works."""
-    model = gradient_model(baseline)
+    model = gradient_model(16, n_envs=4, learning_rate=0.0, seed=2, baseline=baseline)
     truth = flat(exact.parameter_gradient("PGToy-v0", model, parameters=model.policy.parameters()))
     policy_parameters = [id(p) for p in model.policy.parameters()]
     n_batches = 400
@@ -53,7 +36,7 @@ def test_value_loss_does_not_touch_the_policy():
     """The value network reads detached features: the policy's step is the same whatever vf_coef is."""
     steps = {}
     for vf_coef in (0.0, 1.0):
-        model = gradient_model("value", n_envs=1, n_episodes=8, learning_rate=1.0, vf_coef=vf_coef)
+        model = gradient_model(8, seed=2, baseline="value", vf_coef=vf_coef)
         before = {name: p.detach().clone() for name, p in model.policy.named_parameters()}
         model.learn(10**6, callback=lambda _l, _g, m=model: m._n_updates == 0)
         steps[vf_coef] = {name: p.detach() - before[name] for name, p in model.policy.named_parameters()}

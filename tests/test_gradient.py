@@ -13,25 +13,29 @@ def flat(tensors):
     return th.cat([t.flatten() for t in tensors])
 
 
-def applied_and_exact_gradient(n_episodes: int, n_envs: int = 1, reward_to_go: bool = True, seed: int = 0):
-    """One SGD step with learning rate 1 moves the parameters by exactly the gradient estimate."""
-    env = make_vec_env("PGToy-v0", n_envs=n_envs, seed=seed)
-    model = REINFORCE(
+def gradient_model(n_episodes: int, n_envs: int = 1, learning_rate: float = 1.0, seed: int = 0, **kwargs):
+    """REINFORCE as the textbook estimator (gamma 1, raw returns, sum / episodes, no clipping) with plain SGD,
+    on a non-trivial MLP policy (PyTorch's default initialisation, not a near-uniform one)."""
+    return REINFORCE(
         "MlpPolicy",
-        env,
-        learning_rate=1.0,
+        make_vec_env("PGToy-v0", n_envs=n_envs, seed=seed),
+        learning_rate=learning_rate,
         n_episodes=n_episodes,
         gamma=1.0,
-        reward_to_go=reward_to_go,
         normalize_returns=False,
         loss_reduction="episodes",
         ent_coef=0.0,
         max_grad_norm=None,
         seed=seed,
         device="cpu",
-        # a non-trivial MLP policy (PyTorch's default initialisation, not a near-uniform one)
         policy_kwargs=dict(net_arch=[16], ortho_init=False, optimizer_class=th.optim.SGD),
+        **kwargs,
     )
+
+
+def applied_and_exact_gradient(n_episodes: int, n_envs: int = 1, reward_to_go: bool = True, seed: int = 0):
+    """One SGD step with learning rate 1 moves the parameters by exactly the gradient estimate."""
+    model = gradient_model(n_episodes, n_envs, seed=seed, reward_to_go=reward_to_go)
     before = flat(p.detach().clone() for p in model.policy.parameters())
     truth = flat(exact.parameter_gradient("PGToy-v0", model))
     # continue while no update has been made: stops right after the first one
@@ -82,20 +86,8 @@ class AverageGradient(BaseCallback):
 def test_small_batches_from_parallel_envs_are_unbiased(n_envs, reward_to_go):
     """With n_episodes = n_envs, episodes are cut off at every batch: had the batch been the first
     episodes to *finish*, short episodes would be favoured and the average would be off."""
-    env = make_vec_env("PGToy-v0", n_envs=n_envs, seed=1)
-    model = REINFORCE(
-        "MlpPolicy",
-        env,
-        learning_rate=0.0,  # the parameters stay put: every batch estimates the same gradient
-        n_episodes=n_envs,
-        gamma=1.0,
-        reward_to_go=reward_to_go,
-        normalize_returns=False,
-        loss_reduction="episodes",
-        seed=1,
-        device="cpu",
-        policy_kwargs=dict(net_arch=[16], ortho_init=False, optimizer_class=th.optim.SGD),
-    )
+    # learning rate 0: the parameters stay put, so every batch estimates the same gradient
+    model = gradient_model(n_envs, n_envs, learning_rate=0.0, seed=1, reward_to_go=reward_to_go)
     truth = flat(exact.parameter_gradient("PGToy-v0", model))
     n_batches = 1000
     callback = AverageGradient(n_batches)
