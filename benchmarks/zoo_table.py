@@ -4,7 +4,8 @@ Each run is ``python -m reinforce_sb3.train --algo {reinforce,a2c} --env ENV -n 
 (the zoo's own script), then the final model is evaluated on ``--eval-episodes`` episodes with
 deterministic actions, through the zoo's ``create_test_env`` (so VecNormalize statistics are used
 where the zoo's A2C hyperparameters normalize). Prints a markdown table: mean and standard
-deviation over seeds of the final evaluation return.
+deviation over seeds of the final evaluation return, and on the tree game also of the exact
+expected return of the final (stochastic) policy.
 
     python -m benchmarks.zoo_table --envs PGToy-v0 CartPole-v1 --seeds 5 --jobs 2
 """
@@ -53,7 +54,13 @@ def evaluate(algo: str, env_id: str, log_folder: str, seed: int, eval_episodes: 
     )
     model = ALGOS[algo].load(run / f"{env_id}.zip", device="cpu")
     mean, std = evaluate_policy(model, env, n_eval_episodes=eval_episodes, deterministic=True)
-    print(json.dumps({"mean": float(mean), "std": float(std), "timesteps": int(model.num_timesteps)}))
+    result = {"mean": float(mean), "std": float(std), "timesteps": int(model.num_timesteps)}
+    if env_id in ("PGToy-v0", "SlipperyHill-v0"):
+        # a few episodes measure the slips more than the policy: the tree game knows the exact value
+        from gym_pgtoy import exact
+
+        result["exact"] = exact.expected_return(env_id, model)
+    print(json.dumps(result))
 
 
 def main() -> None:
@@ -92,8 +99,13 @@ def main() -> None:
     for env_id in envs:
         cells = []
         for algo in args.algos:
-            means = np.array([r["mean"] for r in results if r["env"] == env_id and r["algo"] == algo])
-            cells.append(f"{means.mean():.1f} ± {means.std():.1f}")
+            runs = [r for r in results if r["env"] == env_id and r["algo"] == algo]
+            means = np.array([r["mean"] for r in runs])
+            cell = f"{means.mean():.1f} ± {means.std():.1f}"
+            if "exact" in runs[0]:
+                exacts = np.array([r["exact"] for r in runs])
+                cell += f" (exact {exacts.mean():.3f} ± {exacts.std():.3f})"
+            cells.append(cell)
         budget = next(r["budget"] for r in results if r["env"] == env_id)
         print(f"| {env_id} | {budget:,} | {args.seeds} | {' | '.join(cells)} |")
 

@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch as th
 import yaml
 
 pytest.importorskip("rl_zoo3")
@@ -116,9 +117,16 @@ def test_sampler_gives_valid_reinforce_arguments():
 
 def test_shipped_hyperparameters_build_models():
     hyperparams = yaml.safe_load(HYPERPARAMS_FILE.read_text())
-    assert {"PGToy-v0", "SlipperyHill-v0", "CartPole-v1"} <= set(hyperparams)
+    assert set(hyperparams) == {
+        "PGToy-v0", "SlipperyHill-v0", "CartPole-v1", "Acrobot-v1", "LunarLander-v3", "Pendulum-v1",
+        "LunarLanderContinuous-v3",
+    }  # fmt: skip
     for env_id, entry in hyperparams.items():
         assert {"n_timesteps", "policy"} <= set(entry), env_id
+        kwargs = {k: v for k, v in entry.items() if k not in ("n_timesteps", "policy")}
+        if "policy_kwargs" in kwargs:  # the zoo evaluates these strings with torch.nn as nn in scope
+            kwargs["policy_kwargs"] = eval(kwargs["policy_kwargs"], {"nn": th.nn})
+        REINFORCE(entry["policy"], env_id, **kwargs)
 
 
 PGTOY = ["--algo", "reinforce", "--env", "PGToy-v0"]
