@@ -98,8 +98,9 @@ def test_diamond_path_and_time_limit():
 def test_optimal_path_reaches_flag_in_three_steps():
     steps = play(gym.make("PGToy-v0", slip_prob=0.0), [LEFT, RIGHT, RIGHT])
     assert [s[1] for s in steps] == [3.0, 0.0, 10.0]
-    # reaching the flag on the last allowed step terminates; TimeLimit flags it truncated as well
-    assert steps[-1][2] is True and steps[-1][3] is True
+    # reaching the flag on the last allowed step terminates (Gymnasium's TimeLimit flags it truncated
+    # as well; rl_zoo3, once imported, patches TimeLimit to leave truncated False: either way it ends)
+    assert steps[-1][2] is True
 
 
 def test_left_from_hillside_is_the_pit():
