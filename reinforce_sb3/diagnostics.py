@@ -274,7 +274,7 @@ class ExactReturnCallback(BaseCallback):
 
     def __init__(self, env: str | gym.Env = "PGToy-v0", gamma: float = 1.0) -> None:
         super().__init__()
-        self.env = env
+        self.env = gym.make(env) if isinstance(env, str) else env  # made once, not at every update
         self.gamma = gamma
         self.timesteps: list[int] = []
         self.returns: list[float] = []

@@ -133,8 +133,9 @@ def plot_tree(
     plt = _pyplot()
     if policy is None:
         policy = {(2, 1): (0.7, 0.3), (1, 0): (0.4, 0.6), (2, 0): (0.8, 0.2)}
+    env = gym.make(env) if isinstance(env, str) else env
     analysis = exact.analyze(env, policy, gamma)
-    game = (gym.make(env) if isinstance(env, str) else env).unwrapped
+    game = env.unwrapped
     horizon = len(analysis.reach)
     root = _build_tree(analysis, game, game.start_state, 0, 1.0, horizon, depth)
     _layout(root, 0, [0.0])
