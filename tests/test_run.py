@@ -10,6 +10,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from reinforce_sb3 import REINFORCE, REINFORCEPolicy
+from reinforce_sb3.numpy_actor import NumpyActor
 from tests.envs import DictObsEnv, ImageObsEnv, ScriptedRewardEnv
 
 
@@ -194,19 +195,27 @@ def test_cuda():
     assert model.action_space.contains(int(action))
 
 
+@pytest.mark.parametrize("sampler", ["torch", "numpy"])
 @pytest.mark.parametrize(
     "action_space",
     [spaces.Discrete(3), spaces.Box(-5.0, 5.0, shape=(2,)), spaces.MultiDiscrete([3, 2]), spaces.MultiBinary(2)],
 )
-def test_fast_sampling_follows_the_policy_distribution(action_space):
-    """The rollout samples without a torch.distributions object: it must be the distribution of get_distribution."""
+def test_fast_sampling_follows_the_policy_distribution(action_space, sampler):
+    """The rollout samples without a torch.distributions object (in torch, or on the CPU from a numpy copy
+    of the actor): it must be the distribution of get_distribution, with the same dtype and shape."""
     th.manual_seed(0)
     env = ScriptedRewardEnv([[1.0]], action_space=action_space)
     policy = REINFORCE("MlpPolicy", env, policy_kwargs=dict(ortho_init=False, log_std_init=0.3)).policy
     n = 20_000
     obs = th.tensor([[1.0, 2.0]])
     with th.no_grad():
-        samples = policy(obs.repeat(n, 1)).float()
+        torch_samples = policy(obs.repeat(n, 1))
+        if sampler == "numpy":
+            numpy_samples = NumpyActor.from_policy(policy).sample(obs.repeat(n, 1).numpy(), np.random.default_rng(0))
+            assert numpy_samples.shape == tuple(torch_samples.shape)
+            assert numpy_samples.dtype == torch_samples.numpy().dtype
+            torch_samples = th.as_tensor(numpy_samples)
+        samples = torch_samples.float()
         mode = policy(obs, deterministic=True).float()[0]
         distribution = policy.get_distribution(obs)  # SB3 distributions are stateful: read it before reuse
         expected_mode = distribution.mode().float().reshape(mode.shape)
