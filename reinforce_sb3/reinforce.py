@@ -24,7 +24,9 @@ from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
 from reinforce_sb3.buffer import EpisodeBuffer
+from reinforce_sb3.numpy_actor import NumpyActor
 from reinforce_sb3.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, REINFORCEPolicy
+from reinforce_sb3.vec_step import can_pause, step_active
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
@@ -49,11 +51,12 @@ class REINFORCE(BaseAlgorithm):
     after the update (ties broken by env index), so which episodes are used does not depend
     on what happens in them and the gradient estimate is unbiased. (Taking the first
     episodes to *finish* would favour short episodes.) An env whose batch episode ends after
-    the batch is full runs on into an episode that is not used; once every batch episode
-    has ended, the update is made and the envs are reset, so every batch starts fresh.
-    Those unused steps are the price of unbiasedness with parallel envs: about one
-    episode per env per batch at most, a small share when ``n_episodes`` is several
-    times ``n_envs`` (logged as ``rollout/waste``).
+    the batch is full waits until every batch episode has ended; then the update is made
+    and the next batch starts. With a ``DummyVecEnv`` (what ``make_vec_env`` and an env id
+    give) a waiting env is simply not stepped, so no step is wasted. Other VecEnvs
+    (``SubprocVecEnv``, VecEnv wrappers such as ``VecNormalize``) step all envs together:
+    a waiting env runs into an episode that is not used and is reset at the update. Those
+    unused steps, at most about one episode per env per batch, are logged as ``rollout/waste``.
 
     :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy) or a
         subclass of ``REINFORCEPolicy``
@@ -165,8 +168,9 @@ class REINFORCE(BaseAlgorithm):
 
         if self.env is not None and n_episodes < self.n_envs:
             warnings.warn(
-                f"n_episodes={n_episodes} is smaller than the number of envs ({self.n_envs}): the steps of "
-                f"{self.n_envs - n_episodes} envs are wasted in every batch. Use n_episodes >= n_envs.",
+                f"n_episodes={n_episodes} is smaller than the number of envs ({self.n_envs}): "
+                f"{self.n_envs - n_episodes} envs have no episode in any batch (they idle, or waste their steps "
+                "if the VecEnv cannot pause them). Use n_episodes >= n_envs.",
                 stacklevel=2,
             )
 
@@ -200,6 +204,7 @@ class REINFORCE(BaseAlgorithm):
             self._last_obs = self.env.reset()  # type: ignore[assignment]
             self._last_episode_starts = np.ones((self.env.num_envs,), dtype=bool)
         self.episode_buffer.reset()
+        self._batch_start_timesteps = self.num_timesteps
         self._episode_in_batch = np.arange(self.n_envs) < self.n_episodes
         self._episodes_started = int(self._episode_in_batch.sum())
         self._episodes_done = 0
@@ -218,17 +223,31 @@ class REINFORCE(BaseAlgorithm):
         # Switch to eval mode (this affects batch norm / dropout)
         self.policy.set_training_mode(False)
         box = isinstance(self.action_space, spaces.Box)
+        # On the CPU, actions come from a numpy copy of the actor (same distribution, a fraction of
+        # torch's per-call cost at rollout sizes); its random numbers are drawn from torch's generator.
+        actor = NumpyActor.from_policy(self.policy)
+        rng = np.random.default_rng(int(th.randint(2**62, ()).item())) if actor is not None else None
+        # A DummyVecEnv steps only the envs running batch episodes: the others wait, so no step is wasted.
+        pause = can_pause(env)
         callback.on_rollout_start()
 
         while self._episodes_done < self.n_episodes and self.num_timesteps < total_timesteps:
-            with th.no_grad():
-                obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
-                actions = self.policy(obs_tensor).cpu().numpy()
+            if actor is not None:
+                actions = actor.sample(self._last_obs, rng)  # type: ignore[arg-type]
+            else:
+                with th.no_grad():
+                    obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
+                    actions = self.policy(obs_tensor).cpu().numpy()
             # The log-probability is that of the Gaussian sample; the env receives it clipped.
             clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high) if box else actions
 
-            new_obs, rewards, dones, infos = env.step(clipped_actions)
-            self.num_timesteps += env.num_envs
+            if pause:
+                active = self._episode_in_batch.copy()
+                new_obs, rewards, dones, infos = step_active(env, clipped_actions, active)  # type: ignore[arg-type]
+                self.num_timesteps += int(np.count_nonzero(active))
+            else:
+                new_obs, rewards, dones, infos = env.step(clipped_actions)
+                self.num_timesteps += env.num_envs
 
             # Give access to local variables
             callback.update_locals(locals())
@@ -248,7 +267,11 @@ class REINFORCE(BaseAlgorithm):
             )
             self._end_episodes(dones)
             self._last_obs = new_obs  # type: ignore[assignment]
-            self._last_episode_starts = dones
+            if pause:
+                # a paused env is still at the start of the episode it will begin when it steps again
+                self._last_episode_starts = self._last_episode_starts & ~active | dones
+            else:
+                self._last_episode_starts = dones
 
         callback.update_locals(locals())
         callback.on_rollout_end()
@@ -311,7 +334,9 @@ class REINFORCE(BaseAlgorithm):
             self.logger.record(
                 "train/explained_variance", explained_variance(losses.values.detach().cpu().numpy(), batch.returns)
             )
-        self.logger.record("rollout/waste", 1.0 - len(batch.returns) / (self.episode_buffer.pos * self.n_envs))
+        self.logger.record(
+            "rollout/waste", 1.0 - len(batch.returns) / (self.num_timesteps - self._batch_start_timesteps)
+        )
         if hasattr(self.policy, "log_std"):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
 

@@ -26,6 +26,7 @@ class Recorder(BaseCallback):
     def __init__(self) -> None:
         super().__init__()
         self.calls = {"training_start": 0, "rollout_start": 0, "step": 0, "rollout_end": 0, "training_end": 0}
+        self.steps_seen = 0
 
     def _on_training_start(self) -> None:
         self.calls["training_start"] += 1
@@ -39,7 +40,9 @@ class Recorder(BaseCallback):
         # update_locals ran before on_step: the locals are this step's
         assert self.locals["new_obs"].shape == (self.training_env.num_envs, 4)
         assert self.locals["dones"].shape == (self.training_env.num_envs,)
-        assert self.num_timesteps == self.calls["step"] * self.training_env.num_envs
+        # num_timesteps counts the envs stepped: the active ones (envs waiting for the update are not stepped)
+        self.steps_seen += int(self.locals["active"].sum())
+        assert self.num_timesteps == self.steps_seen
         return True
 
     def _on_rollout_end(self) -> None:
@@ -55,7 +58,9 @@ def test_hooks_and_locals():
     model.learn(2000, callback=recorder)
     calls = recorder.calls
     assert calls["training_start"] == calls["training_end"] == 1
-    assert calls["step"] == 1000
+    assert recorder.steps_seen == model.num_timesteps
+    assert 2000 <= model.num_timesteps < 2000 + 2  # the budget is checked before each step of the 2 envs
+    assert 1000 <= calls["step"] < 2000
     # one rollout per batch, plus the last one the budget cut short
     assert calls["rollout_start"] == calls["rollout_end"] == model._n_updates + 1
 

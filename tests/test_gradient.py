@@ -4,6 +4,7 @@ import pytest
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecCheckNan
 
 from gym_pgtoy import exact
 from reinforce_sb3 import REINFORCE
@@ -13,12 +14,17 @@ def flat(tensors):
     return th.cat([t.flatten() for t in tensors])
 
 
-def gradient_model(n_episodes: int, n_envs: int = 1, learning_rate: float = 1.0, seed: int = 0, **kwargs):
+def gradient_model(
+    n_episodes: int, n_envs: int = 1, learning_rate: float = 1.0, seed: int = 0, lockstep: bool = False, **kwargs
+):
     """REINFORCE as the textbook estimator (gamma 1, raw returns, sum / episodes, no clipping) with plain SGD,
-    on a non-trivial MLP policy (PyTorch's default initialisation, not a near-uniform one)."""
+    on a non-trivial MLP policy (PyTorch's default initialisation, not a near-uniform one).
+    ``lockstep``: wrap the DummyVecEnv (in a VecEnv wrapper that changes nothing), so that all envs step
+    together and waiting envs run unused episodes, instead of pausing."""
+    env = make_vec_env("PGToy-v0", n_envs=n_envs, seed=seed)
     return REINFORCE(
         "MlpPolicy",
-        make_vec_env("PGToy-v0", n_envs=n_envs, seed=seed),
+        VecCheckNan(env) if lockstep else env,
         learning_rate=learning_rate,
         n_episodes=n_episodes,
         gamma=1.0,
@@ -82,12 +88,16 @@ class AverageGradient(BaseCallback):
         return self.model._n_updates < self.n_batches
 
 
-@pytest.mark.parametrize(("n_envs", "reward_to_go"), [(8, True), (6, False)])
-def test_small_batches_from_parallel_envs_are_unbiased(n_envs, reward_to_go):
-    """With n_episodes = n_envs, episodes are cut off at every batch: had the batch been the first
-    episodes to *finish*, short episodes would be favoured and the average would be off."""
+@pytest.mark.parametrize(
+    ("n_envs", "n_episodes", "reward_to_go", "lockstep"),
+    [(8, 8, True, True), (6, 6, False, True), (3, 8, True, False), (6, 16, False, False)],
+)
+def test_small_batches_from_parallel_envs_are_unbiased(n_envs, n_episodes, reward_to_go, lockstep):
+    """Envs that run into more episodes than the batch needs (lockstep), or that finish their episodes
+    sooner than others and so start more of them (paused): had the batch been the first episodes to
+    *finish*, short episodes would be favoured and the average would be off."""
     # learning rate 0: the parameters stay put, so every batch estimates the same gradient
-    model = gradient_model(n_envs, n_envs, learning_rate=0.0, seed=1, reward_to_go=reward_to_go)
+    model = gradient_model(n_episodes, n_envs, learning_rate=0.0, seed=1, reward_to_go=reward_to_go, lockstep=lockstep)
     truth = flat(exact.parameter_gradient("PGToy-v0", model))
     n_batches = 1000
     callback = AverageGradient(n_batches)
