@@ -7,6 +7,7 @@ Importing this package registers ``PGToy-v0`` and ``SlipperyHill-v0``::
 
     gym.register_envs(gym_pgtoy)
     env = gym.make("PGToy-v0")
+    envs = gym.make_vec("PGToy-v0", num_envs=1024)  # numpy-batched: gym_pgtoy.SlipperyHillVectorEnv
 
 ``gym_pgtoy.exact`` computes the exact expected return and policy gradient of any policy.
 """
@@ -14,12 +15,14 @@ Importing this package registers ``PGToy-v0`` and ``SlipperyHill-v0``::
 from gymnasium.envs.registration import register
 
 from gym_pgtoy.slippery_hill import LEFT, RIGHT, SlipperyHillEnv
+from gym_pgtoy.vector import SlipperyHillVectorEnv
 
-__all__ = ["LEFT", "RIGHT", "SlipperyHillEnv"]
+__all__ = ["LEFT", "RIGHT", "SlipperyHillEnv", "SlipperyHillVectorEnv"]
 
 register(
     id="PGToy-v0",
     entry_point="gym_pgtoy.slippery_hill:SlipperyHillEnv",
+    vector_entry_point="gym_pgtoy.vector:SlipperyHillVectorEnv",
     kwargs={"hill_length": 1, "slip_prob": 0.1},
     max_episode_steps=3,
     reward_threshold=10.9,  # optimum = 11 (left, right, right); "always right" earns 10
@@ -28,6 +31,7 @@ register(
 register(
     id="SlipperyHill-v0",
     entry_point="gym_pgtoy.slippery_hill:SlipperyHillEnv",
+    vector_entry_point="gym_pgtoy.vector:SlipperyHillVectorEnv",
     kwargs={"hill_length": 3, "slip_prob": 0.1},
     max_episode_steps=20,
     reward_threshold=10.5,  # optimum = 10.78 (down for the diamond, back up); "always right" earns 10
