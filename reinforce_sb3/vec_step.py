@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
+from stable_baselines3.common.vec_env.util import dict_to_obs
 
 
 def can_pause(env: VecEnv) -> bool:
@@ -36,4 +37,10 @@ def step_active(env: DummyVecEnv, actions: np.ndarray, active: np.ndarray) -> Ve
             infos[env_idx]["terminal_observation"] = obs
             obs, env.reset_infos[env_idx] = env.envs[env_idx].reset()
         env._save_obs(env_idx, obs)
-    return env._obs_from_buf(), rewards, dones, infos
+    # DummyVecEnv._obs_from_buf, with a plain copy of each array instead of a deepcopy of the dict
+    return (
+        dict_to_obs(env.observation_space, {key: array.copy() for key, array in env.buf_obs.items()}),
+        rewards,
+        dones,
+        infos,
+    )
