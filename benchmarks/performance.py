@@ -2,7 +2,7 @@
 
 Sections (all by default, or pick some with ``--sections``), one torch thread, CPU:
 
-- ``throughput``: CartPole-v1, default MlpPolicy, at 1 and 8 envs (``make_vec_env``'s
+- ``throughput``: CartPole-v1, default MlpPolicy, at 1 and 8 envs, median of interleaved repeats (``make_vec_env``'s
   DummyVecEnv with Monitor): steps/s of the env alone (random actions), of the plain loop
   (the same VecEnv stepped with actions sampled by the same network in torch, no learning),
   of ``REINFORCE.learn`` with its defaults, and of SB3's A2C and PPO with theirs, with the ratios.
@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import resource
+import os
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -107,18 +108,24 @@ def learn_speed(algo: str, n_envs: int, n_steps: int) -> float:
     return steps_per_second(run)
 
 
-def throughput(n_steps: int) -> str:
-    """Section 1: REINFORCE.learn against A2C, PPO, the plain loop and the env alone."""
+def throughput(n_steps: int, repeats: int) -> str:
+    """Section 1: REINFORCE.learn against A2C, PPO, the plain loop and the env alone (median of ``repeats``)."""
     rows = []
     for n_envs in (1, 8):
-        speeds = {
-            "env alone": env_alone(n_envs, n_steps),
-            "plain loop (torch sampling)": plain_loop(n_envs, n_steps, "torch"),
-            "plain loop (numpy actor)": plain_loop(n_envs, n_steps, "numpy"),
-            "REINFORCE.learn": learn_speed("REINFORCE", n_envs, n_steps),
-            "A2C.learn": learn_speed("A2C", n_envs, n_steps),
-            "PPO.learn": learn_speed("PPO", n_envs, n_steps),
+        loops: dict[str, Callable[[], float]] = {
+            "env alone": lambda n_envs=n_envs: env_alone(n_envs, n_steps),
+            "plain loop (torch sampling)": lambda n_envs=n_envs: plain_loop(n_envs, n_steps, "torch"),
+            "plain loop (numpy actor)": lambda n_envs=n_envs: plain_loop(n_envs, n_steps, "numpy"),
+            "REINFORCE.learn": lambda n_envs=n_envs: learn_speed("REINFORCE", n_envs, n_steps),
+            "A2C.learn": lambda n_envs=n_envs: learn_speed("A2C", n_envs, n_steps),
+            "PPO.learn": lambda n_envs=n_envs: learn_speed("PPO", n_envs, n_steps),
         }
+        # interleaved repeats, so that a slow spell of the machine does not fall on one loop only
+        measured: dict[str, list[float]] = {name: [] for name in loops}
+        for _ in range(repeats):
+            for name, measure in loops.items():
+                measured[name].append(measure())
+        speeds = {name: float(np.median(values)) for name, values in measured.items()}
         reinforce = speeds["REINFORCE.learn"]
         for name, speed in speeds.items():
             rows.append(
@@ -126,13 +133,17 @@ def throughput(n_steps: int) -> str:
                     str(n_envs),
                     name,
                     f"{speed:,.0f}",
+                    f"{min(measured[name]):,.0f} to {max(measured[name]):,.0f}",
                     f"{reinforce / speed:.2f}",
                     f"{speed / speeds['plain loop (torch sampling)']:.0%}",
                     f"{speed / speeds['env alone']:.0%}",
                 ]
             )
-    header = ["n_envs", "loop", "steps/s", "REINFORCE ÷ this", "÷ plain loop (torch)", "÷ env alone"]
-    return f"CartPole-v1, {n_steps:,} env steps per measurement, defaults\n\n{table(header, rows)}"
+    header = ["n_envs", "loop", "steps/s (median)", "range", "REINFORCE ÷ this", "÷ plain loop (torch)", "÷ env alone"]
+    return (
+        f"CartPole-v1, defaults, {n_steps:,} env steps per measurement, median of {repeats} interleaved repeats\n\n"
+        + table(header, rows)
+    )
 
 
 class BatchRecorder(BaseCallback):
@@ -162,7 +173,9 @@ def waste(n_steps: int) -> str:
             env: VecEnv = make_vec_env("CartPole-v1", n_envs=n_envs, seed=0)
             if kind.startswith("VecEnv wrapper"):
                 env = VecCheckNan(env)  # a wrapper that changes nothing: every env steps at every step
-            model = REINFORCE("MlpPolicy", env, seed=0, device="cpu")
+            with warnings.catch_warnings():  # 8 episodes on 32 envs: 24 envs idle, as the table shows
+                warnings.simplefilter("ignore")
+                model = REINFORCE("MlpPolicy", env, seed=0, device="cpu")
             recorder = BatchRecorder()
             start = time.perf_counter()
             model.learn(n_steps, callback=recorder)
@@ -179,7 +192,8 @@ def waste(n_steps: int) -> str:
             )
     header = ["n_envs", "VecEnv", "updates", "steps taken", "waste", "used steps/s"]
     return (
-        f"CartPole-v1, default n_episodes=8, {n_steps:,} steps from scratch (steps counted up to the last update)\n\n"
+        f"CartPole-v1, default n_episodes=8, {n_steps:,} steps from scratch (steps counted up to the last update; "
+        "used steps/s: batch steps per second of learn(), one run)\n\n"
         f"{table(header, rows)}"
     )
 
@@ -195,17 +209,35 @@ def _scale_run(env_id: str, n_envs: int, n_episodes: int, n_updates: int, max_ep
     warm_up = REINFORCE("MlpPolicy", env_id, n_episodes=1, seed=0, device="cpu")
     warm_up.learn(10**9, callback=_StopAfter(1))
     del warm_up
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    _reset_peak_rss()
+    before = _memory_kib("VmRSS")
     recorder = BatchRecorder()
     start = time.perf_counter()
     model.learn(10**9, callback=[recorder, _StopAfter(n_updates)])
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _memory_kib("VmHWM")
     return {
         "steps_per_second": model.num_timesteps / seconds,
         "batch_steps": recorder.used / max(recorder.updates, 1),
-        "added_mib": (peak - before) / 1024,  # ru_maxrss is in KiB on Linux
+        "added_mib": (peak - before) / 1024,
     }
+
+
+def _memory_kib(field: str) -> int:
+    """``VmRSS`` (resident memory now) or ``VmHWM`` (its peak) from ``/proc/self/status``, in KiB (Linux).
+
+    Not ``getrusage``'s ``ru_maxrss``: it survives ``exec``, so a spawned process would start with its
+    parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def _reset_peak_rss() -> None:
+    """Set ``VmHWM`` to the current resident memory (Linux 4.0+: write 5 to ``/proc/self/clear_refs``)."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 class _StopAfter(BaseCallback):
@@ -218,8 +250,21 @@ class _StopAfter(BaseCallback):
 
 
 def _in_fresh_process(*args: Any) -> dict:
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_scale_run, args)
+    """``_scale_run(*args)`` in a new interpreter whose allocator returns large blocks to the system when freed.
+
+    glibc raises its mmap threshold after large blocks are freed and then keeps later ones on the heap,
+    so the peak RSS would depend on what ran before; a fixed threshold makes it track the live memory.
+    """
+    previous = os.environ.get("MALLOC_MMAP_THRESHOLD_")
+    os.environ["MALLOC_MMAP_THRESHOLD_"] = "131072"
+    try:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            return pool.apply(_scale_run, args)
+    finally:
+        if previous is None:
+            del os.environ["MALLOC_MMAP_THRESHOLD_"]
+        else:
+            os.environ["MALLOC_MMAP_THRESHOLD_"] = previous
 
 
 def scale() -> str:
@@ -235,7 +280,8 @@ def scale() -> str:
     header = ["env", "n_envs", "n_episodes", "steps per batch", "steps/s", "memory added (MiB)", "bytes per batch step"]
     return (
         "Fresh process per line, untrained policy (learning rate 0), 3 updates (CartPole) or 2 (Pendulum); "
-        "memory: peak RSS during learn() minus before\n\n" + table(header, rows)
+        "memory: peak resident memory during learn() minus the resident memory before it (Linux /proc)\n\n"
+        + table(header, rows)
     )
 
 
@@ -318,12 +364,13 @@ def main(argv: list[str] | None = None) -> None:
     """Run the chosen sections and print the machine and their tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
-    parser.add_argument("--steps", type=int, default=40_000, help="env steps per throughput measurement")
+    parser.add_argument("--steps", type=int, default=20_000, help="env steps per throughput measurement")
+    parser.add_argument("--repeats", type=int, default=3, help="throughput measurements per loop (median)")
     args = parser.parse_args(argv)
     th.set_num_threads(1)
     print(f"Machine: {time_to_solve.machine_description()}")
     sections: dict[str, Callable[[], str]] = {
-        "throughput": lambda: throughput(args.steps),
+        "throughput": lambda: throughput(args.steps, args.repeats),
         "waste": lambda: waste(30_000),
         "scale": scale,
         "vector": vector,
