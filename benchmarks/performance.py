@@ -213,7 +213,7 @@ def _scale_run(env_id: str, n_envs: int, n_episodes: int, n_updates: int, max_ep
     before = _memory_kib("VmRSS")
     recorder = BatchRecorder()
     start = time.perf_counter()
-    model.learn(10**9, callback=[recorder, _StopAfter(n_updates)])
+    model.learn(10**9, callback=[recorder, _StopAfter(n_updates, min_steps=20_000)])
     seconds = time.perf_counter() - start
     peak = _memory_kib("VmHWM")
     return {
@@ -241,12 +241,15 @@ def _reset_peak_rss() -> None:
 
 
 class _StopAfter(BaseCallback):
-    def __init__(self, n_updates: int) -> None:
+    """Stop after ``n_updates`` updates, or later if fewer than ``min_steps`` steps were taken by then."""
+
+    def __init__(self, n_updates: int, min_steps: int = 0) -> None:
         super().__init__()
         self.n_updates = n_updates
+        self.min_steps = min_steps
 
     def _on_step(self) -> bool:
-        return self.model._n_updates < self.n_updates
+        return self.model._n_updates < self.n_updates or self.num_timesteps < self.min_steps
 
 
 def _in_fresh_process(*args: Any) -> dict:
@@ -279,7 +282,8 @@ def scale() -> str:
         rows.append(_scale_row(f"Pendulum-v1, {length:,}-step episodes", 1, 8, result))
     header = ["env", "n_envs", "n_episodes", "steps per batch", "steps/s", "memory added (MiB)", "bytes per batch step"]
     return (
-        "Fresh process per line, untrained policy (learning rate 0), 3 updates (CartPole) or 2 (Pendulum); "
+        "Fresh process per line, untrained policy (learning rate 0), at least 3 updates (CartPole) or 2 (Pendulum) "
+        "and 20,000 steps; "
         "memory: peak resident memory during learn() minus the resident memory before it (Linux /proc)\n\n"
         + table(header, rows)
     )

@@ -279,13 +279,14 @@ class REINFORCE(BaseAlgorithm):
 
     def _end_episodes(self, dones: np.ndarray) -> None:
         """Count the batch episodes that ended; the envs' next episodes join the batch while places are left."""
+        if not dones.any():  # most steps
+            return
         self._episodes_done += int(np.count_nonzero(dones & self._episode_in_batch))
         restarted = np.flatnonzero(dones)
-        if len(restarted):
-            joining = restarted[: self.n_episodes - self._episodes_started]
-            self._episode_in_batch[restarted] = False
-            self._episode_in_batch[joining] = True
-            self._episodes_started += len(joining)
+        joining = restarted[: self.n_episodes - self._episodes_started]
+        self._episode_in_batch[restarted] = False
+        self._episode_in_batch[joining] = True
+        self._episodes_started += len(joining)
 
     def train(self) -> None:
         """Update the policy with one gradient step on the batch of complete episodes."""
