@@ -324,11 +324,9 @@ def vector(seconds: float = 1.0) -> str:
 
 
 def gpu(n_steps: int) -> str:
-    """Section 6: on CUDA, learn() speed and the host-to-device copies per update and per rollout step."""
+    """Section 6: on CUDA, learn() speed, and the host-to-device copies per update and per rollout step."""
     if not th.cuda.is_available():
         return "no CUDA: the GPU figures are not recorded on this machine"
-    from torch.profiler import ProfilerActivity, profile
-
     rows = []
     for n_envs in (1, 8):
         cpu_speed = learn_speed("REINFORCE", n_envs, n_steps)
@@ -340,22 +338,44 @@ def gpu(n_steps: int) -> str:
             return model.num_timesteps
 
         gpu_speed = steps_per_second(run)
-        recorder = _CopyCounter()
+        copies = _count_copies(model)
+        rows.append(
+            [str(n_envs), f"{cpu_speed:,.0f}", f"{gpu_speed:,.0f}", f"{copies['update']:.1f}", f"{copies['step']:.2f}"]
+        )
+    header = ["n_envs", "CPU steps/s", "CUDA steps/s", "host-to-device copies per update", "per rollout step"]
+    return f"{th.cuda.get_device_name()}\n\n" + table(header, rows)
+
+
+def _count_copies(model: REINFORCE, n_steps: int = 3000) -> dict[str, float]:
+    """Host-to-device memory copies (torch profiler) in each ``train()`` and each rollout step, on average."""
+    from torch.profiler import ProfilerActivity, profile
+
+    counts = {"update": 0, "updates": 0, "rollout": 0, "steps": 0}
+    train, collect = model.train, model.collect_episodes
+
+    def count(events: Any) -> int:
+        return sum("HtoD" in event.name for event in events)
+
+    def profiled_train() -> None:
         with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-            model.learn(3000, callback=recorder, reset_num_timesteps=False)
-        copies = [event for event in prof.events() if "HtoD" in event.name]
-        per_update = len(copies) / max(model._n_updates - recorder.start_updates, 1)
-        rows.append([str(n_envs), f"{cpu_speed:,.0f}", f"{gpu_speed:,.0f}", f"{per_update:.1f}"])
-    device = th.cuda.get_device_name()
-    return f"{device}\n\n" + table(["n_envs", "CPU steps/s", "CUDA steps/s", "host-to-device copies per update"], rows)
+            train()
+        counts["update"] += count(prof.events())
+        counts["updates"] += 1
 
+    def profiled_collect(env: VecEnv, callback: BaseCallback, total_timesteps: int) -> bool:
+        calls = callback.n_calls
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            result = collect(env, callback, total_timesteps)
+        counts["rollout"] += count(prof.events())
+        counts["steps"] += callback.n_calls - calls
+        return result
 
-class _CopyCounter(BaseCallback):
-    def _on_training_start(self) -> None:
-        self.start_updates = self.model._n_updates
-
-    def _on_step(self) -> bool:
-        return True
+    model.train, model.collect_episodes = profiled_train, profiled_collect  # type: ignore[method-assign]
+    try:
+        model.learn(n_steps, reset_num_timesteps=False)
+    finally:
+        del model.train, model.collect_episodes
+    return {"update": counts["update"] / max(counts["updates"], 1), "step": counts["rollout"] / max(counts["steps"], 1)}
 
 
 def solve() -> str:

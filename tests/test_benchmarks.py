@@ -68,3 +68,15 @@ def test_time_to_solve_runs_and_reports_unsolved_runs():
     assert table[0][4] == f"{int(runs[0]['solved'])}/1"
     if not runs[0]["solved"]:
         assert table[0][5] == "∞" and math.isinf(time_to_solve._median([None]))
+
+
+@pytest.mark.skipif(not th.cuda.is_available(), reason="needs CUDA")
+def test_one_host_to_device_copy_per_array_per_update_and_one_per_step():
+    """The batch crosses once per update (observations, actions, returns); a rollout step sends only its obs."""
+    from reinforce_sb3 import REINFORCE
+
+    model = REINFORCE("MlpPolicy", "CartPole-v1", seed=0, device="cuda")
+    model.learn(500)
+    copies = performance._count_copies(model, 2000)
+    assert copies["update"] == 3.0
+    assert copies["step"] == 1.0
