@@ -229,6 +229,7 @@ class REINFORCE(BaseAlgorithm):
         rng = np.random.default_rng(int(th.randint(2**62, ()).item())) if actor is not None else None
         # A DummyVecEnv steps only the envs running batch episodes: the others wait, so no step is wasted.
         pause = can_pause(env)
+        every_env = np.ones((env.num_envs,), dtype=bool)
         callback.on_rollout_start()
 
         while self._episodes_done < self.n_episodes and self.num_timesteps < total_timesteps:
@@ -244,10 +245,10 @@ class REINFORCE(BaseAlgorithm):
             if pause:
                 active = self._episode_in_batch.copy()
                 new_obs, rewards, dones, infos = step_active(env, clipped_actions, active)  # type: ignore[arg-type]
-                self.num_timesteps += int(np.count_nonzero(active))
             else:
+                active = every_env
                 new_obs, rewards, dones, infos = env.step(clipped_actions)
-                self.num_timesteps += env.num_envs
+            self.num_timesteps += int(np.count_nonzero(active))
 
             # Give access to local variables
             callback.update_locals(locals())
@@ -267,11 +268,8 @@ class REINFORCE(BaseAlgorithm):
             )
             self._end_episodes(dones)
             self._last_obs = new_obs  # type: ignore[assignment]
-            if pause:
-                # a paused env is still at the start of the episode it will begin when it steps again
-                self._last_episode_starts = self._last_episode_starts & ~active | dones
-            else:
-                self._last_episode_starts = dones
+            # an env that did not step is still at the start of the episode it will begin when it steps again
+            self._last_episode_starts = self._last_episode_starts & ~active | dones
 
         callback.update_locals(locals())
         callback.on_rollout_end()
