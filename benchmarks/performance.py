@@ -43,7 +43,7 @@ from stable_baselines3.common.vec_env import VecCheckNan, VecEnv
 import gym_pgtoy
 from benchmarks import time_to_solve
 from reinforce_sb3 import REINFORCE
-from reinforce_sb3.numpy_actor import NumpyActor
+from reinforce_sb3.rollout.numpy_actor import NumpyActor
 
 SECTIONS = ("throughput", "waste", "scale", "vector", "gpu", "solve")
 

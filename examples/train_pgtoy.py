@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gym_pgtoy import exact
 from reinforce_sb3 import REINFORCE
-from reinforce_sb3.plots import plot_tree
+from reinforce_sb3.analysis.plots import plot_tree
 from reinforce_sb3.zoo import run
 
 STATE_NAMES = {(2, 1): "hilltop, diamond there", (1, 0): "hillside, diamond taken", (2, 0): "hilltop, diamond taken"}

@@ -8,7 +8,11 @@ A policy is stationary and may be given as
 - a dict ``{(cell, diamond): (p_left, p_right)}`` over the states where a decision is made,
 - a callable ``obs -> (p_left, p_right)`` taking one observation ``np.array([cell, diamond])``
   (it may return a list, a numpy array or a torch tensor),
-- a Stable-Baselines3 policy or model with a discrete action space (``model`` or ``model.policy``).
+- any other kind of policy a *policy adapter* knows: adapters are modules declared in the
+  entry-point group ``gym_pgtoy.policy_adapters``. The ``reinforce-sb3`` distribution declares
+  one for Stable-Baselines3 models and policies with ``Discrete(2)`` actions (``model`` or
+  ``model.policy``) and for callables returning torch tensors, so this module never imports
+  torch or SB3 itself.
 
 The objective is the expected discounted return from the start,
 ``J = E[r_1 + gamma r_2 + ... + gamma^(T-1) r_T]``, over at most ``T = horizon`` steps.
@@ -23,18 +27,17 @@ return after taking it, summed over the times ``t`` at which ``s`` can occur.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from importlib.metadata import entry_points
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.wrappers import TimeLimit
 
 from gym_pgtoy.slippery_hill import LEFT, RIGHT, SlipperyHillEnv, State
-
-if TYPE_CHECKING:
-    import torch
 
 EnvLike = str | gym.Env
 PolicyLike = Mapping[State, Sequence[float]] | Callable[[np.ndarray], Any] | Any
@@ -74,7 +77,7 @@ def analyze(env: EnvLike, policy: PolicyLike, gamma: float = 1.0, horizon: int |
     game, horizon = _resolve_env(env, horizon)
     gamma = _check_gamma(gamma)
     decision_states = _decision_states(game, horizon)
-    probs = _policy_table(policy, sorted(set().union(*decision_states)))
+    probs = _policy_table(policy, sorted(set().union(*decision_states)), game)
 
     # Forward: the probability of reaching each state at each time.
     reach: list[dict[State, float]] = [{game.start_state: 1.0}]
@@ -185,33 +188,41 @@ def optimal_return(env: EnvLike, gamma: float = 1.0, horizon: int | None = None)
     return solve(env, gamma, horizon).expected_return
 
 
-def surrogate_objective(env: EnvLike, policy: Any, gamma: float = 1.0, horizon: int | None = None) -> torch.Tensor:
+def surrogate_objective(env: EnvLike, policy: Any, gamma: float = 1.0, horizon: int | None = None) -> Any:
     """A differentiable scalar whose gradient with respect to the policy's parameters is exactly grad J.
 
     ``sum over (s, a) of dJ/dpi(a|s) * pi_theta(a|s)``, with the partial derivatives held
     fixed at their exact values: by the chain rule, autograd through it yields the exact
-    policy gradient. (Its value is not J.)
+    policy gradient. (Its value is not J.) The scalar comes from a policy adapter (see the
+    module docstring): for a torch policy it is a torch tensor.
 
     :param policy: a Stable-Baselines3 policy or model, or a callable ``obs -> probabilities``
         returning a torch tensor that depends on the parameters.
     """
-    import torch
-
-    probability_fn = _probability_fn(policy)
-    gradient = action_probability_gradient(env, probability_fn, gamma, horizon)
+    game, _ = _resolve_env(env, horizon)
+    gradient = action_probability_gradient(env, policy, gamma, horizon)
     states = sorted(gradient)
-    probs = torch.stack([torch.as_tensor(probability_fn(np.array(state, dtype=np.int64))) for state in states])
-    weights = torch.as_tensor(np.stack([gradient[state] for state in states]), dtype=probs.dtype, device=probs.device)
-    return (weights * probs).sum()
+    observations = np.array(states, dtype=np.int64)
+    weights = np.stack([gradient[state] for state in states])
+    for adapter in _adapters():
+        surrogate = adapter.surrogate_objective(
+            policy, observations, weights, game.observation_space, game.action_space
+        )
+        if surrogate is not None:
+            return surrogate
+    raise TypeError(
+        f"policy must be differentiable (an SB3 policy or model, or a callable returning torch tensors), "
+        f"got {type(policy).__name__}; the SB3 adapter comes with reinforce-sb3"
+    )
 
 
 def parameter_gradient(
     env: EnvLike,
     policy: Any,
-    parameters: Iterable[torch.Tensor] | None = None,
+    parameters: Iterable[Any] | None = None,
     gamma: float = 1.0,
     horizon: int | None = None,
-) -> list[torch.Tensor]:
+) -> list[Any]:
     """The exact gradient of J with respect to the parameters of a torch policy.
 
     :param policy: a Stable-Baselines3 policy or model, or a callable ``obs -> probabilities``
@@ -220,17 +231,18 @@ def parameter_gradient(
         parameters of the policy (which must then be a torch module or an SB3 model).
     :return: one gradient per parameter, in order (zeros for a parameter J does not depend on).
     """
-    import torch
-
-    if parameters is None:
-        module = getattr(policy, "policy", policy)
-        if not isinstance(module, torch.nn.Module):
-            raise ValueError("parameters must be given when policy is not a torch module or an SB3 model")
-        parameters = module.parameters()
-    parameters = list(parameters)
     surrogate = surrogate_objective(env, policy, gamma, horizon)
-    grads = torch.autograd.grad(surrogate, parameters, allow_unused=True)
-    return [torch.zeros_like(p) if g is None else g for p, g in zip(parameters, grads, strict=True)]
+    for adapter in _adapters():
+        grads = adapter.parameter_gradient(policy, surrogate, parameters)
+        if grads is not None:
+            return list(grads)
+    raise TypeError(f"no policy adapter can differentiate {type(policy).__name__}")
+
+
+@functools.cache
+def _adapters() -> tuple[Any, ...]:
+    """The policy adapters declared in the entry-point group ``gym_pgtoy.policy_adapters`` (loaded once)."""
+    return tuple(entry_point.load() for entry_point in entry_points(group="gym_pgtoy.policy_adapters"))
 
 
 def _resolve_env(env: EnvLike, horizon: int | None) -> tuple[SlipperyHillEnv, int]:
@@ -292,25 +304,21 @@ def _q(game: SlipperyHillEnv, state: State, next_values: dict[State, float], gam
     )
 
 
-def _probability_fn(policy: Any) -> Callable[[np.ndarray], Any]:
-    """``obs -> action probabilities`` for a callable, an SB3 policy or an SB3 model."""
-    sb3_policy = policy.policy if hasattr(getattr(policy, "policy", None), "get_distribution") else policy
-    if hasattr(sb3_policy, "get_distribution") and hasattr(sb3_policy, "obs_to_tensor"):
-
-        def probabilities(obs: np.ndarray) -> Any:
-            obs_tensor, _ = sb3_policy.obs_to_tensor(obs)
-            distribution = sb3_policy.get_distribution(obs_tensor).distribution
-            if not hasattr(distribution, "probs"):
-                raise ValueError("policy must have a discrete action distribution (Discrete(2) actions)")
-            return distribution.probs[0]
-
-        return probabilities
+def _probability_fn(policy: Any, game: SlipperyHillEnv) -> Callable[[np.ndarray], Any]:
+    """``obs -> action probabilities`` for a policy an adapter knows, or a plain callable."""
+    for adapter in _adapters():
+        function = adapter.probability_fn(policy, game.observation_space, game.action_space)
+        if function is not None:
+            return function  # type: ignore[no-any-return]  # adapters are loaded dynamically
     if callable(policy):
         return policy
-    raise TypeError(f"policy must be a dict, a callable or a Stable-Baselines3 policy, got {type(policy).__name__}")
+    raise TypeError(
+        f"policy must be a dict, a callable or a policy an adapter knows (SB3 models with reinforce-sb3), "
+        f"got {type(policy).__name__}"
+    )
 
 
-def _policy_table(policy: PolicyLike, states: list[State]) -> dict[State, np.ndarray]:
+def _policy_table(policy: PolicyLike, states: list[State], game: SlipperyHillEnv) -> dict[State, np.ndarray]:
     """The action probabilities at ``states``, checked to be a probability vector over (left, right)."""
     if isinstance(policy, Mapping):
         missing = [state for state in states if state not in policy]
@@ -318,7 +326,7 @@ def _policy_table(policy: PolicyLike, states: list[State]) -> dict[State, np.nda
             raise ValueError(f"policy has no action probabilities for the decision states {missing}")
         raw = {state: policy[state] for state in states}
     else:
-        probability_fn = _probability_fn(policy)
+        probability_fn = _probability_fn(policy, game)
         raw = {state: probability_fn(np.array(state, dtype=np.int64)) for state in states}
 
     table = {}

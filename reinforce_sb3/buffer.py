@@ -7,6 +7,8 @@ from typing import NamedTuple
 import numpy as np
 from gymnasium import spaces
 
+from reinforce_sb3.estimator import discounted_returns, episode_returns
+
 
 class EpisodeBatch(NamedTuple):
     """The steps of the batch's episodes, flattened in (time, env) order."""
@@ -97,31 +99,14 @@ class EpisodeBuffer:
 
     def returns(self, gamma: float, reward_to_go: bool = True) -> np.ndarray:
         """
-        The return weighting each recorded step, shaped ``(pos, n_envs)``, in float64.
-
-        With ``reward_to_go``, step t of an episode gets ``G_t = r_t + gamma r_{t+1} + ...`` up to the
-        episode's end; otherwise every step of an episode gets the whole episode's return ``G_0``.
-        An episode's return ends at its last step, whether it terminated or was truncated (no
-        bootstrapping). Steps of episodes still running at the end of the buffer are not in the
-        batch, and their values here are meaningless.
+        The return weighting each recorded step, shaped ``(pos, n_envs)``, in float64: the
+        reward-to-go (:func:`~reinforce_sb3.estimator.discounted_returns`) or the whole episode's
+        return (:func:`~reinforce_sb3.estimator.episode_returns`). Steps of episodes still running
+        at the end of the buffer are not in the batch, and their values here are meaningless.
         """
-        rewards = self.arrays["rewards"][: self.pos].astype(np.float64)
-        continues = ~self.arrays["dones"][: self.pos]
-        returns = np.empty_like(rewards)
-        next_return = np.zeros(self.n_envs)
-        for t in range(self.pos - 1, -1, -1):
-            next_return = rewards[t] + gamma * next_return * continues[t]
-            returns[t] = next_return
-        if reward_to_go:
-            return returns
-        # Broadcast G_0 forward from each episode's first step.
-        starts = self.arrays["episode_starts"][: self.pos]
-        episode_returns = np.empty_like(returns)
-        current = returns[0] if self.pos else next_return
-        for t in range(self.pos):
-            current = np.where(starts[t], returns[t], current)
-            episode_returns[t] = current
-        return episode_returns
+        rows = slice(0, self.pos)
+        returns = discounted_returns(self.arrays["rewards"][rows], self.arrays["dones"][rows], gamma)
+        return returns if reward_to_go else episode_returns(returns, self.arrays["episode_starts"][rows])
 
     def episode_batch(self, gamma: float, reward_to_go: bool = True) -> EpisodeBatch:
         """The batch's steps with their returns, flattened in (time, env) order."""

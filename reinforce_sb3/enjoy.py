@@ -1,7 +1,4 @@
-"""``python -m reinforce_sb3.enjoy``: RL Baselines3 Zoo's ``enjoy`` script, with ``--algo reinforce`` available.
-
-Every flag of ``python -m rl_zoo3.enjoy`` works the same; see :mod:`reinforce_sb3.zoo`.
-"""
+"""Alias of :mod:`reinforce_sb3.zoo.enjoy` (``python -m reinforce_sb3.enjoy``, as the README showed it)."""
 
 from reinforce_sb3.zoo import run
 

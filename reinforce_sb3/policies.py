@@ -39,7 +39,9 @@ class REINFORCEPolicy(BasePolicy):
     :param action_space: Action space (Discrete, Box, MultiDiscrete or MultiBinary)
     :param lr_schedule: Learning rate schedule (``lr_schedule(1)`` is the initial learning rate)
     :param net_arch: The sizes of the hidden layers after the features extractor
-        (default ``[64, 64]``, or ``[]`` after a ``NatureCNN``)
+        (default ``[64, 64]``, or ``[]`` after a ``NatureCNN``): a list for the policy (and the
+        value network, if any), or SB3's ``dict(pi=[...], vf=[...])`` (a missing key means no
+        hidden layer, as in SB3)
     :param activation_fn: Activation function of the hidden layers
     :param ortho_init: Whether to use orthogonal initialization (gain sqrt(2) for the hidden
         layers, 0.01 for the action layer, as in SB3's ``ActorCriticPolicy``)
@@ -61,7 +63,7 @@ class REINFORCEPolicy(BasePolicy):
         observation_space: spaces.Space,
         action_space: spaces.Space,
         lr_schedule: Schedule,
-        net_arch: list[int] | None = None,
+        net_arch: list[int] | dict[str, list[int]] | None = None,
         activation_fn: type[nn.Module] = nn.Tanh,
         ortho_init: bool = True,
         log_std_init: float = 0.0,
@@ -83,9 +85,8 @@ class REINFORCEPolicy(BasePolicy):
         )
         if net_arch is None:
             net_arch = [] if features_extractor_class == NatureCNN else [64, 64]
-        if not isinstance(net_arch, (list, tuple)) or not all(isinstance(n, int) and n > 0 for n in net_arch):
-            raise ValueError(f"net_arch must be a list of positive layer sizes (no value network), got {net_arch!r}")
-        self.net_arch = list(net_arch)
+        self.net_arch = net_arch
+        pi_arch, vf_arch = _split_net_arch(net_arch)
         self.activation_fn = activation_fn
         self.ortho_init = ortho_init
         self.log_std_init = log_std_init
@@ -93,8 +94,8 @@ class REINFORCEPolicy(BasePolicy):
 
         self.features_extractor = self.make_features_extractor()
         self.features_dim = self.features_extractor.features_dim
-        self.latent_net = nn.Sequential(*create_mlp(self.features_dim, -1, self.net_arch, activation_fn))
-        latent_dim = self.net_arch[-1] if self.net_arch else self.features_dim
+        self.latent_net = nn.Sequential(*create_mlp(self.features_dim, -1, pi_arch, activation_fn))
+        latent_dim = pi_arch[-1] if pi_arch else self.features_dim
 
         self.action_dist = make_proba_distribution(action_space)
         if isinstance(self.action_dist, DiagGaussianDistribution):
@@ -105,7 +106,7 @@ class REINFORCEPolicy(BasePolicy):
             self.action_net = self.action_dist.proba_distribution_net(latent_dim=latent_dim)
 
         self.value_net = (
-            nn.Sequential(*create_mlp(self.features_dim, 1, self.net_arch, activation_fn)) if value_baseline else None
+            nn.Sequential(*create_mlp(self.features_dim, 1, vf_arch, activation_fn)) if value_baseline else None
         )
 
         if ortho_init:
@@ -146,26 +147,8 @@ class REINFORCEPolicy(BasePolicy):
         raise ValueError(f"Unsupported action distribution {self.action_dist}")
 
     def forward(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor:
-        """
-        Actions for a batch of observations, shaped like the action space.
-
-        This is the rollout's hot path: it samples from the distribution's parameters with
-        torch primitives instead of building a ``torch.distributions`` object every step
-        (the same distribution as :meth:`get_distribution`, at half the cost).
-        """
-        latent = self.latent_net(self.extract_features(obs, self.features_extractor))
-        params = self.action_net(latent)
-        if isinstance(self.action_dist, CategoricalDistribution):
-            actions = _categorical(params, deterministic)
-        elif isinstance(self.action_dist, DiagGaussianDistribution):
-            actions = params if deterministic else params + th.exp(self.log_std) * th.randn_like(params)
-        elif isinstance(self.action_dist, MultiCategoricalDistribution):
-            splits = th.split(params, list(self.action_dist.action_dims), dim=1)
-            actions = th.stack([_categorical(logits, deterministic) for logits in splits], dim=1)
-        elif isinstance(self.action_dist, BernoulliDistribution):
-            actions = (params > 0).float() if deterministic else th.bernoulli(th.sigmoid(params))
-        else:
-            actions = self.get_distribution(obs).get_actions(deterministic=deterministic)
+        """Actions for a batch of observations, shaped like the action space (SB3's sampling)."""
+        actions = self.get_distribution(obs).get_actions(deterministic=deterministic)
         return actions.reshape((-1, *self.action_space.shape))
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
@@ -179,11 +162,23 @@ class REINFORCEPolicy(BasePolicy):
         return self.value_net(features).flatten()
 
 
-def _categorical(logits: th.Tensor, deterministic: bool) -> th.Tensor:
-    """One sample (or the most likely action) per row of ``logits``."""
-    if deterministic:
-        return logits.argmax(dim=-1)
-    return th.multinomial(th.softmax(logits, dim=-1), 1).squeeze(-1)
+def _split_net_arch(net_arch: Any) -> tuple[list[int], list[int]]:
+    """The hidden layers of the policy and of the value network, from a list or ``dict(pi=..., vf=...)``."""
+    if isinstance(net_arch, dict):
+        unknown = set(net_arch) - {"pi", "vf"}
+        if unknown:
+            raise ValueError(f"net_arch as a dict takes the keys 'pi' and 'vf', got {sorted(unknown)}")
+        pi_arch, vf_arch = net_arch.get("pi", []), net_arch.get("vf", [])
+    else:
+        pi_arch = vf_arch = net_arch
+    for arch in (pi_arch, vf_arch):
+        if not isinstance(arch, (list, tuple)) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in arch
+        ):
+            raise ValueError(
+                f"net_arch must be a list of positive layer sizes or dict(pi=[...], vf=[...]), got {net_arch!r}"
+            )
+    return list(pi_arch), list(vf_arch)
 
 
 class REINFORCECnnPolicy(REINFORCEPolicy):

@@ -1,7 +1,4 @@
-"""``python -m reinforce_sb3.record_video``: RL Baselines3 Zoo's ``record_video``, with ``--algo reinforce`` available.
-
-Every flag of ``python -m rl_zoo3.record_video`` works the same; see :mod:`reinforce_sb3.zoo`.
-"""
+"""Alias of :mod:`reinforce_sb3.zoo.record_video` (the README showed ``python -m reinforce_sb3.record_video``)."""
 
 from reinforce_sb3.zoo import run
 

@@ -1,7 +1,4 @@
-"""``python -m reinforce_sb3.train``: RL Baselines3 Zoo's ``train`` script, with ``--algo reinforce`` available.
-
-Every flag of ``python -m rl_zoo3.train`` works the same; see :mod:`reinforce_sb3.zoo`.
-"""
+"""Alias of :mod:`reinforce_sb3.zoo.train` (``python -m reinforce_sb3.train``, as the README showed it)."""
 
 from reinforce_sb3.zoo import run
 

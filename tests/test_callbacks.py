@@ -73,13 +73,15 @@ def test_stop_as_soon_as_on_step_returns_false(stop_at):
         calls.append(1)
         return len(calls) < stop_at
 
-    model = REINFORCE("MlpPolicy", make_vec_env("CartPole-v1", n_envs=3), n_episodes=4, seed=0)
+    # a Monitor that refuses early resets: any mid-episode reset is a RuntimeError
+    env = make_vec_env("CartPole-v1", n_envs=3, monitor_kwargs=dict(allow_early_resets=False))
+    model = REINFORCE("MlpPolicy", env, n_episodes=4, seed=0)
     model.learn(10_000, callback=callback)
     assert len(calls) == stop_at
     assert model.num_timesteps == 3 * stop_at
     assert model._n_updates == 0
-    # the step that was stopped is not recorded, so the partial batch is dropped: training resumes cleanly
-    assert model._last_obs is None
+    # the stopped step is recorded: training goes on from there, with the same batch and no reset
+    assert model.collector.buffer.pos == stop_at
     model.learn(2000, reset_num_timesteps=False)
     assert model._n_updates > 0
 

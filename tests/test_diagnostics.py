@@ -5,7 +5,14 @@ import pytest
 from stable_baselines3 import A2C
 
 from reinforce_sb3 import REINFORCE
-from reinforce_sb3.diagnostics import ESTIMATORS, Estimator, check_gradient, compare_estimators, format_table, main
+from reinforce_sb3.analysis.diagnostics import (
+    ESTIMATORS,
+    Estimator,
+    check_gradient,
+    compare_estimators,
+    format_table,
+    main,
+)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +80,7 @@ def test_command_line(capsys):
 
 
 def test_learning_speed_table():
-    from reinforce_sb3.diagnostics import LEARNING_ESTIMATORS, format_learning_table, learning_speed
+    from reinforce_sb3.analysis.diagnostics import LEARNING_ESTIMATORS, format_learning_table, learning_speed
 
     results = learning_speed("PGToy-v0", LEARNING_ESTIMATORS[:2], seeds=[0, 1], timesteps=3000, threshold=10.5)
     assert [r.estimator for r in results] == list(LEARNING_ESTIMATORS[:2])

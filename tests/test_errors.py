@@ -18,9 +18,9 @@ from tests.envs import DictObsEnv, NeverEndingEnv, ScriptedRewardEnv
         ({"n_episodes": -3}, "n_episodes must be an integer >= 1"),
         ({"n_episodes": 2.5}, "n_episodes must be an integer >= 1"),
         ({"n_episodes": True}, "n_episodes must be an integer >= 1"),
-        ({"gamma": -0.1}, r"gamma must be in \[0, 1\]"),
-        ({"gamma": 1.01}, r"gamma must be in \[0, 1\]"),
-        ({"gamma": math.nan}, r"gamma must be in \[0, 1\]"),
+        ({"gamma": -0.1}, r"gamma must be a finite number in \[0, 1\]"),
+        ({"gamma": 1.01}, r"gamma must be a finite number in \[0, 1\]"),
+        ({"gamma": math.nan}, r"gamma must be a finite number in \[0, 1\]"),
         ({"learning_rate": -1e-3}, "learning_rate must be a finite number >= 0"),
         ({"learning_rate": math.inf}, "learning_rate must be a finite number >= 0"),
         ({"learning_rate": lambda progress: -0.1}, "learning_rate must be a finite number >= 0"),
@@ -28,9 +28,10 @@ from tests.envs import DictObsEnv, NeverEndingEnv, ScriptedRewardEnv
         ({"ent_coef": math.nan}, "ent_coef must be a finite number"),
         ({"baseline": "median"}, r"baseline must be one of \('none', 'mean', 'value'\)"),
         ({"vf_coef": -1.0}, "vf_coef must be a finite number >= 0"),
-        ({"max_grad_norm": 0.0}, "max_grad_norm must be a number > 0 or None"),
-        ({"max_grad_norm": -1.0}, "max_grad_norm must be a number > 0 or None"),
-        ({"policy_kwargs": {"net_arch": {"pi": [64], "vf": [64]}}}, "net_arch must be a list of positive layer sizes"),
+        ({"max_grad_norm": 0.0}, "max_grad_norm must be a finite number > 0"),
+        ({"max_grad_norm": -1.0}, "max_grad_norm must be a finite number > 0"),
+        ({"policy_kwargs": {"net_arch": {"pi": [64], "qf": [64]}}}, "net_arch as a dict takes the keys 'pi' and 'vf'"),
+        ({"policy_kwargs": {"net_arch": [64, 0]}}, "net_arch must be a list of positive layer sizes"),
     ],
 )
 def test_invalid_hyperparameters(kwargs, message):
@@ -56,7 +57,7 @@ def test_unsupported_action_space():
 
 def test_episodes_that_never_end_do_not_hang_learn():
     model = REINFORCE("MlpPolicy", NeverEndingEnv(), n_episodes=2, seed=0)
-    with pytest.warns(UserWarning, match="REINFORCE learns from complete episodes only, so it needs episodes that end"):
+    with pytest.warns(UserWarning, match="REINFORCE learns from complete episodes only: give the env a time limit"):
         model.learn(500)
     assert model.num_timesteps == 500 and model._n_updates == 0
 

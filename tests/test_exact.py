@@ -274,7 +274,7 @@ def test_bad_env_or_arguments(env, kwargs, error, message):
         ({**WALKTHROUGH, (2, 0): (float("nan"), 1.0)}, ValueError, r"at state \(2, 0\)"),
         ({**WALKTHROUGH, (2, 1): (1.0,)}, ValueError, r"summing to 1; at state \(2, 1\)"),
         (lambda obs: 0.5, ValueError, r"summing to 1; at state"),
-        (3.0, TypeError, "policy must be a dict, a callable or a Stable-Baselines3 policy"),
+        (3.0, TypeError, "policy must be a dict, a callable or a policy an adapter knows"),
     ],
 )
 def test_bad_policies_are_clear_errors(policy, error, message):

@@ -7,7 +7,7 @@ from gymnasium import spaces
 from torch import nn
 
 from reinforce_sb3 import REINFORCE
-from reinforce_sb3.numpy_actor import NumpyActor
+from reinforce_sb3.rollout.numpy_actor import NumpyActor
 from tests.envs import DictObsEnv, ImageObsEnv, ScriptedRewardEnv
 
 
@@ -99,5 +99,5 @@ def test_samples_come_from_torch_s_generator():
     for _ in range(2):
         model = REINFORCE("MlpPolicy", "CartPole-v1", n_episodes=2, seed=3)
         model.learn(300)
-        runs.append(model.episode_buffer.arrays["actions"][: model.episode_buffer.pos].copy())
+        runs.append(model.collector.buffer.arrays["actions"][: model.collector.buffer.pos].copy())
     np.testing.assert_array_equal(*runs)

@@ -7,8 +7,8 @@ pytest.importorskip("matplotlib")
 
 from gym_pgtoy import exact
 from reinforce_sb3 import REINFORCE
-from reinforce_sb3.diagnostics import ESTIMATORS, learning_curves
-from reinforce_sb3.plots import gradient_errors, main, plot_gradient_error, plot_learning_curves, plot_tree
+from reinforce_sb3.analysis.diagnostics import ESTIMATORS, learning_curves
+from reinforce_sb3.analysis.plots import gradient_errors, main, plot_gradient_error, plot_learning_curves, plot_tree
 
 
 def png_size(path):

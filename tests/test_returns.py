@@ -9,7 +9,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from reinforce_sb3 import REINFORCE
 from reinforce_sb3.buffer import EpisodeBuffer
-from reinforce_sb3.reinforce import _standardize
+from reinforce_sb3.estimator import standardize as _standardize
 from tests.envs import ScriptedRewardEnv
 
 GAMMA = 0.5
@@ -26,7 +26,7 @@ class CaptureBatch(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         if self.batch is None:
-            buffer = self.model.episode_buffer
+            buffer = self.model.collector.buffer
             self.batch = buffer.episode_batch(self.gamma, self.reward_to_go)
             self.rows = buffer.pos
             self.in_batch = buffer.arrays["in_batch"][: buffer.pos].copy()

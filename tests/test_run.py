@@ -10,7 +10,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from reinforce_sb3 import REINFORCE, REINFORCEPolicy
-from reinforce_sb3.numpy_actor import NumpyActor
+from reinforce_sb3.rollout.numpy_actor import NumpyActor
 from tests.envs import DictObsEnv, ImageObsEnv, ScriptedRewardEnv
 
 
@@ -33,7 +33,7 @@ def test_action_spaces(action_space):
     model = REINFORCE("MlpPolicy", env, n_episodes=4, seed=0, device="cpu")
     model.learn(100)
     assert model._n_updates > 0
-    batch = model.episode_buffer.episode_batch(model.gamma)
+    batch = model.collector.buffer.episode_batch(model.gamma)
     assert batch.actions.shape[1:] == action_space.shape
 
 

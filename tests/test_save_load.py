@@ -74,7 +74,7 @@ def test_load_with_a_different_number_of_envs_and_continue(tmp_path):
     model.learn(300)
     model.save(tmp_path / "model.zip")
     loaded = REINFORCE.load(tmp_path / "model.zip", env=make_vec_env("CartPole-v1", n_envs=5, seed=1))
-    assert loaded.n_envs == 5 and loaded.episode_buffer.n_envs == 5
+    assert loaded.n_envs == 5 and loaded.collector.buffer.n_envs == 5
     loaded.learn(600)
     assert loaded._n_updates > 0
 

@@ -8,7 +8,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, VecCheckNan, VecNormalize
 
 from reinforce_sb3 import REINFORCE
-from reinforce_sb3.vec_step import can_pause, step_active
+from reinforce_sb3.rollout.vec_step import can_pause, step_active
 
 
 class SubclassedVecEnv(DummyVecEnv):

@@ -1,0 +1,145 @@
+"""The REINFORCE gradient estimator as pure functions: returns, baselines, standardisation, loss.
+
+Nothing here keeps state. The numpy functions work on time-major ``(step, env)`` arrays as
+the episode buffer stores them; :func:`reinforce_loss` works on the flattened batch.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import numpy as np
+import torch as th
+import torch.nn.functional as F  # noqa: N812
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import PyTorchObs
+
+Baseline = Literal["none", "mean", "value"]
+LossReduction = Literal["mean", "episodes"]
+BASELINES: tuple[Baseline, ...] = ("none", "mean", "value")
+LOSS_REDUCTIONS: tuple[LossReduction, ...] = ("mean", "episodes")
+
+
+def discounted_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> np.ndarray:
+    """
+    The reward-to-go of every step, ``G_t = r_t + gamma * G_{t+1}``, with ``G_{t+1} = 0`` after a
+    step whose ``done`` is True (the episode ended: terminated or truncated, no bootstrapping).
+
+    :param rewards: rewards shaped ``(n_steps, n_envs)``
+    :param dones: whether each step ended its episode, same shape
+    :param gamma: discount factor in [0, 1]
+    :return: float64 array shaped like ``rewards``; steps of an episode still running at the end
+        hold the return of the part seen so far
+    """
+    rewards = np.asarray(rewards, dtype=np.float64)
+    continues = ~np.asarray(dones, dtype=bool)
+    returns = np.empty_like(rewards)
+    next_return = np.zeros(rewards.shape[1:])
+    for t in range(len(rewards) - 1, -1, -1):
+        next_return = rewards[t] + gamma * np.where(continues[t], next_return, 0.0)
+        returns[t] = next_return
+    return returns
+
+
+def episode_returns(returns: np.ndarray, episode_starts: np.ndarray) -> np.ndarray:
+    """
+    Every step's whole-episode return ``G_0``: the reward-to-go of its episode's first step.
+
+    :param returns: the reward-to-go of :func:`discounted_returns`, shaped ``(n_steps, n_envs)``
+    :param episode_starts: whether each step is the first of its episode, same shape (steps
+        before an env's first episode start take that first step's value)
+    """
+    starts = np.asarray(episode_starts, dtype=bool)
+    # index of the latest start at or before each step (0 if none yet)
+    steps = np.arange(len(returns))[:, None]
+    latest_start = np.maximum.accumulate(np.where(starts, steps, 0), axis=0)
+    return np.take_along_axis(returns, latest_start, axis=0)
+
+
+def standardize(weights: th.Tensor) -> th.Tensor:
+    """``(weights - mean) / std`` (population std); zeros when the weights are all equal, never NaN."""
+    mean = weights.mean()
+    centered = weights - mean
+    std = centered.pow(2).mean().sqrt()
+    # one comparison on the device, no host synchronisation
+    return th.where(
+        std > 1e-8 * th.clamp(mean.abs(), min=1.0), centered / std.clamp(min=1e-30), th.zeros_like(centered)
+    )
+
+
+def advantages(returns: th.Tensor, baseline: Baseline, values: th.Tensor | None = None) -> th.Tensor:
+    """
+    The returns less the baseline: ``G - 0``, ``G - mean(G)`` or ``G - V(s)`` (values detached).
+
+    :param returns: one Monte-Carlo return per step
+    :param baseline: "none", "mean" (the batch's mean return) or "value" (``values``)
+    :param values: the learned state values, for ``baseline="value"``
+    """
+    if baseline == "mean":
+        return returns - returns.mean()
+    if baseline == "value":
+        if values is None:
+            raise ValueError("baseline='value' needs values")
+        return returns - values.detach()
+    return returns
+
+
+class Losses(NamedTuple):
+    """The terms of REINFORCE's loss for one batch (``values``: the learned baseline's predictions, if any)."""
+
+    policy_loss: th.Tensor
+    entropy_loss: th.Tensor
+    value_loss: th.Tensor | None
+    values: th.Tensor | None
+
+
+def reinforce_loss(
+    policy: BasePolicy,
+    observations: PyTorchObs,
+    actions: th.Tensor,
+    returns: th.Tensor,
+    n_episodes: int,
+    normalize_returns: bool = True,
+    loss_reduction: LossReduction = "mean",
+    baseline: Baseline = "none",
+    ratio_form: bool = False,
+) -> Losses:
+    """
+    REINFORCE's loss terms for a batch of steps from ``n_episodes`` complete episodes.
+
+    ``policy_loss = -sum_t log pi(a_t|s_t) * w_t * scale`` with ``w = standardize(G - b)`` (or
+    ``G - b``) and ``scale = 1 / n_steps`` ("mean") or ``1 / n_episodes`` ("episodes", the
+    textbook estimator of the gradient of the expected return). The defaults are REINFORCE's.
+
+    :param policy: any SB3 policy with ``get_distribution`` (and ``predict_values`` for
+        ``baseline="value"``), so the diagnostics can use the same loss on A2C's policy
+    :param observations: the steps' observations (a tensor or a dict of tensors)
+    :param actions: the actions taken, one row per step
+    :param returns: the Monte-Carlo return weighting each step (reward-to-go or whole-episode)
+    :param n_episodes: the number of episodes in the batch
+    :param normalize_returns: standardise the weights (zeros if they are all equal)
+    :param loss_reduction: "mean" over steps, or "episodes": sum over steps / ``n_episodes``
+    :param baseline: "none", "mean" or "value" (see :func:`advantages`)
+    :param ratio_form: weight ``pi / pi.detach()`` instead of ``log pi``: the likelihood-ratio form,
+        whose gradient is the same (``grad pi / pi = grad log pi``); for teaching and checking
+    """
+    values = policy.predict_values(observations).flatten() if baseline == "value" else None  # SB3: (batch, 1)
+    weights = advantages(returns, baseline, values)
+    if normalize_returns:
+        weights = standardize(weights)
+
+    distribution = policy.get_distribution(observations)
+    # SB3's distributions expect one flat action vector per step (a Box of shape (2, 2) gives 4 numbers)
+    flat_actions = actions.reshape(len(actions), -1) if actions.dim() > 2 else actions
+    log_prob, entropy = distribution.log_prob(flat_actions), distribution.entropy()
+    scale = 1.0 / (len(weights) if loss_reduction == "mean" else n_episodes)
+    surrogate = th.exp(log_prob - log_prob.detach()) if ratio_form else log_prob
+    return Losses(
+        # Policy gradient loss: ascend sum_t log pi(a_t|s_t) * G_t
+        policy_loss=-(surrogate * weights).sum() * scale,
+        # Entropy loss favours exploration
+        entropy_loss=-entropy.sum() * scale if entropy is not None else th.zeros(()),
+        # The learned baseline regresses on the returns (its input features are detached)
+        value_loss=None if values is None else F.mse_loss(values, returns),
+        values=values,
+    )
