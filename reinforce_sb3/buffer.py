@@ -109,8 +109,15 @@ class EpisodeBuffer:
         return returns if reward_to_go else episode_returns(returns, self.arrays["episode_starts"][rows])
 
     def episode_batch(self, gamma: float, reward_to_go: bool = True) -> EpisodeBatch:
-        """The batch's steps with their returns, flattened in (time, env) order."""
+        """
+        The batch's steps with their returns, flattened in (time, env) order.
+
+        :raises ValueError: if a reward or an observation of the batch is not finite, or a
+            return overflows float32; the message names the env and the step
+        """
         mask = self.arrays["in_batch"][: self.pos]
+        returns = self.returns(gamma, reward_to_go)
+        self._check_finite(mask, returns)
         if isinstance(self.observation_space, spaces.Dict):
             observations: np.ndarray | dict[str, np.ndarray] = {
                 key: self.arrays[f"obs:{key}"][: self.pos][mask] for key in self.observation_space.spaces
@@ -120,8 +127,29 @@ class EpisodeBuffer:
         return EpisodeBatch(
             observations=observations,
             actions=self.arrays["actions"][: self.pos][mask],
-            returns=self.returns(gamma, reward_to_go)[mask],
+            returns=returns[mask],
         )
+
+    def _check_finite(self, mask: np.ndarray, returns: np.ndarray) -> None:
+        """A ``ValueError`` for the first non-finite reward, observation or float32 return of the batch."""
+        with np.errstate(over="ignore"):  # an overflow is what this looks for
+            returns32 = returns.astype(np.float32)
+        checks = [("reward", self.arrays["rewards"][: self.pos]), ("return", returns32)]
+        checks += [
+            (f"observation{name[3:] and f' {name[4:]!r}'}", self.arrays[name][: self.pos])
+            for name in self.arrays
+            if name.startswith("obs") and np.issubdtype(self.arrays[name].dtype, np.floating)
+        ]
+        for what, values in checks:
+            finite = np.isfinite(values.reshape(self.pos, self.n_envs, -1)).all(axis=2)
+            bad = np.argwhere(mask & ~finite)
+            if len(bad):
+                step, env = (int(i) for i in bad[0])
+                hint = " (the sum of rewards overflows float32: scale the rewards down)" if what == "return" else ""
+                raise ValueError(
+                    f"non-finite {what} in the batch at env {env}, step {step} of the batch: "
+                    f"{values[step, env].tolist()!r}{hint}. No parameter was changed."
+                )
 
     @property
     def n_batch_steps(self) -> int:

@@ -8,6 +8,7 @@ hyperparameters.
 
 from __future__ import annotations
 
+import copy
 import io
 import pathlib
 import sys
@@ -174,8 +175,10 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
             if log_interval is not None and iteration % log_interval == 0:
                 self.dump_logs(iteration)
 
-            self.train()
-            self._start_batch()
+            try:
+                self.train()
+            finally:  # after an update, or an error that left the parameters as they were
+                self._start_batch()
 
         if iteration == 0 and not self.collector.complete and self.num_timesteps >= total_timesteps:
             warnings.warn(
@@ -195,8 +198,19 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
         return StepCountingProgressBar.wrap(callback, self) if progress_bar else callback
 
     def set_parameters(self, *args: Any, **kwargs: Any) -> None:
-        """Load parameters as SB3 does; the batch so far is dropped (it was sampled with the old parameters)."""
+        """
+        Load parameters as SB3 does; the batch so far is dropped (it was sampled with the old parameters).
+
+        Parameters that are not finite are refused with a ``ValueError``; the model keeps its own.
+        """
+        policy_state = copy.deepcopy(self.policy.state_dict())
+        optimizer_state = copy.deepcopy(self.policy.optimizer.state_dict())
         super().set_parameters(*args, **kwargs)
+        bad = [name for name, parameter in self.policy.named_parameters() if not th.isfinite(parameter).all()]
+        if bad:
+            self.policy.load_state_dict(policy_state)
+            self.policy.optimizer.load_state_dict(optimizer_state)
+            raise ValueError(f"set_parameters: the parameters {bad} are not finite; the model keeps its own")
         self._start_batch()
 
     def _excluded_save_params(self) -> list[str]:

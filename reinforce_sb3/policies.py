@@ -27,6 +27,8 @@ from stable_baselines3.common.torch_layers import (
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
+from reinforce_sb3.validation import check_bool, check_number, check_observations
+
 
 class REINFORCEPolicy(BasePolicy):
     """
@@ -87,6 +89,9 @@ class REINFORCEPolicy(BasePolicy):
             net_arch = [] if features_extractor_class == NatureCNN else [64, 64]
         self.net_arch = net_arch
         pi_arch, vf_arch = _split_net_arch(net_arch)
+        check_bool("ortho_init", ortho_init)
+        check_bool("normalize_images", normalize_images)
+        check_number("log_std_init", log_std_init)
         self.activation_fn = activation_fn
         self.ortho_init = ortho_init
         self.log_std_init = log_std_init
@@ -150,6 +155,11 @@ class REINFORCEPolicy(BasePolicy):
         """Actions for a batch of observations, shaped like the action space (SB3's sampling)."""
         actions = self.get_distribution(obs).get_actions(deterministic=deterministic)
         return actions.reshape((-1, *self.action_space.shape))
+
+    def obs_to_tensor(self, observation: np.ndarray | dict[str, np.ndarray]) -> tuple[PyTorchObs, bool]:
+        """SB3's conversion, after a ``ValueError`` for observations that are not finite or out of the space."""
+        check_observations(observation, self.observation_space)
+        return super().obs_to_tensor(observation)
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
         return self(observation, deterministic)

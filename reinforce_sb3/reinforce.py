@@ -185,6 +185,12 @@ class REINFORCE(EpisodicAlgorithm):
         # Clip grad norm (an infinite norm only measures it)
         max_norm = math.inf if self.max_grad_norm is None else self.max_grad_norm
         grad_norm = th.nn.utils.clip_grad_norm_(self.policy.parameters(), max_norm)
+        if not (math.isfinite(loss.item()) and math.isfinite(grad_norm.item())):
+            self.policy.optimizer.zero_grad()
+            raise ValueError(
+                f"the loss ({loss.item()}) or its gradient (norm {grad_norm.item()}) is not finite for a batch "
+                "with finite returns; no parameter was changed (check the policy's outputs and learning rate)"
+            )
         self.policy.optimizer.step()
         self._n_updates += 1
 

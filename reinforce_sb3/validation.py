@@ -133,3 +133,32 @@ def check_spaces(
         if on_error is not None:
             on_error()
         raise ValueError(problem)
+
+
+def check_observations(obs: Any, space: spaces.Space[Any]) -> None:
+    """
+    A ``ValueError`` if a batch of observations cannot be fed to a policy for ``space``: a Box
+    observation that is not finite, or a Discrete / MultiDiscrete / MultiBinary one out of range.
+    """
+    if isinstance(space, spaces.Dict) and isinstance(obs, dict):
+        for key, subspace in space.spaces.items():
+            check_observations(obs[key], subspace)
+        return
+    values = np.asarray(obs)
+    if isinstance(space, spaces.Box):
+        if np.issubdtype(values.dtype, np.number) and not np.isfinite(values).all():
+            raise ValueError(f"observation is not finite: {values.tolist()!r}")
+        return
+    if isinstance(space, spaces.Discrete):
+        low, high = space.start, space.start + space.n
+    elif isinstance(space, spaces.MultiDiscrete):
+        low, high = space.start, space.start + space.nvec
+    elif isinstance(space, spaces.MultiBinary):
+        low, high = 0, 2
+    else:
+        return
+    if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
+        raise ValueError(f"observation must be integers in {space}, got {values.tolist()!r}")
+    flat = values.reshape(-1, *np.shape(low)) if np.ndim(low) else values
+    if not ((flat >= low) & (flat < high) & (flat == np.floor(flat))).all():
+        raise ValueError(f"observation is outside the observation space {space}: {values.tolist()!r}")

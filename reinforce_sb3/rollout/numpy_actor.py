@@ -83,6 +83,8 @@ class NumpyActor:
             self._one_hot: list[np.ndarray] = [np.eye(int(observation_space.n), dtype=np.float32)]
         elif isinstance(observation_space, spaces.MultiDiscrete):
             self._one_hot = [np.eye(int(n), dtype=np.float32) for n in observation_space.nvec.ravel()]
+        if isinstance(observation_space, (spaces.Discrete, spaces.MultiDiscrete)):
+            self._sizes = np.array([len(eye) for eye in self._one_hot])
         if isinstance(action_space, spaces.MultiDiscrete):
             self._splits = np.cumsum(action_space.nvec.ravel())[:-1]
 
@@ -127,6 +129,8 @@ class NumpyActor:
         """SB3's preprocessing and flattening of a batch of observations, as float32."""
         if isinstance(self.observation_space, (spaces.Discrete, spaces.MultiDiscrete)):
             columns = np.asarray(obs, dtype=np.int64).reshape(len(obs), -1)
+            if (columns < 0).any() or (columns >= self._sizes).any():  # numpy would wrap or raise IndexError
+                raise ValueError(f"observation is outside the observation space {self.observation_space}: {obs!r}")
             return np.concatenate([eye[columns[:, i]] for i, eye in enumerate(self._one_hot)], axis=1)
         return np.asarray(obs, dtype=np.float32).reshape(len(obs), -1)
 
