@@ -1,34 +1,43 @@
-"""Stepping only some of the envs of a ``DummyVecEnv``, so that envs with nothing to do wait for free."""
+"""
+Stepping only some of the envs of a VecEnv, so that envs with nothing to do wait for free.
+
+Two VecEnvs can pause envs: SB3's ``DummyVecEnv`` (what ``make_vec_env`` builds by default) and
+:class:`~reinforce_sb3.rollout.subproc.PausableSubprocVecEnv` (a ``SubprocVecEnv`` that can). Three
+VecEnv wrappers can pass a pause through: ``VecNormalize`` (its running statistics are updated
+from the envs that stepped only), ``VecMonitor`` and ``VecTransposeImage``. Any other VecEnv, or a
+wrapper of another kind anywhere in the stack (``VecFrameStack``, ``VecCheckNan``, ...), steps all
+its envs together. A subclass that overrides ``step_async`` or ``step_wait`` may step differently,
+so it steps all its envs together too.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+from stable_baselines3.common.vec_env import (
+    DummyVecEnv,
+    VecEnv,
+    VecEnvWrapper,
+    VecMonitor,
+    VecNormalize,
+    VecTransposeImage,
+)
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 from stable_baselines3.common.vec_env.util import dict_to_obs
 
+from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv
 
-def can_pause(env: VecEnv) -> bool:
-    """
-    Whether the envs of ``env`` can be stepped one by one: true for a ``DummyVecEnv`` itself
-    (what ``make_vec_env`` builds by default), false for other VecEnvs and for VecEnv wrappers
-    (VecNormalize, VecFrameStack, ...), which must see every env step together.
-    """
-    return isinstance(env, DummyVecEnv) and type(env).step_wait is DummyVecEnv.step_wait
+Stepper = Callable[[Any, np.ndarray, np.ndarray], VecEnvStepReturn]
 
 
-def step_active(env: DummyVecEnv, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
-    """
-    ``env.step(actions)`` for the envs where ``active`` is True; the others are not stepped
-    and report reward 0, not done and an empty info dict.
-
-    It follows ``DummyVecEnv.step_wait`` exactly for the stepped envs: ``dones`` is
-    ``terminated or truncated``, ``infos`` carry ``TimeLimit.truncated`` and, at the end of an
-    episode, ``terminal_observation``, and a finished env is reset (its Monitor records the episode).
-    """
+def _step_dummy(env: DummyVecEnv, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
+    """``DummyVecEnv.step_wait`` for the active envs only."""
     rewards = np.zeros((env.num_envs,), dtype=np.float32)
     dones = np.zeros((env.num_envs,), dtype=bool)
-    infos: list[dict] = [{} for _ in range(env.num_envs)]
+    infos: list[dict[str, Any]] = [{} for _ in range(env.num_envs)]
     for env_idx in np.flatnonzero(active):
         obs, rewards[env_idx], terminated, truncated, infos[env_idx] = env.envs[env_idx].step(actions[env_idx])
         dones[env_idx] = terminated or truncated
@@ -36,7 +45,7 @@ def step_active(env: DummyVecEnv, actions: np.ndarray, active: np.ndarray) -> Ve
         if dones[env_idx]:
             infos[env_idx]["terminal_observation"] = obs
             obs, env.reset_infos[env_idx] = env.envs[env_idx].reset()
-        env._save_obs(env_idx, obs)
+        env._save_obs(int(env_idx), obs)
     # DummyVecEnv._obs_from_buf, with a plain copy of each array instead of a deepcopy of the dict
     return (
         dict_to_obs(env.observation_space, {key: array.copy() for key, array in env.buf_obs.items()}),
@@ -44,3 +53,133 @@ def step_active(env: DummyVecEnv, actions: np.ndarray, active: np.ndarray) -> Ve
         dones,
         infos,
     )
+
+
+def _step_subproc(env: PausableSubprocVecEnv, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
+    return env.step_active(actions, active)
+
+
+def _step_vec_normalize(env: VecNormalize, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
+    """
+    ``VecNormalize.step_wait`` with the running statistics (``obs_rms``, ``ret_rms`` and the
+    discounted ``returns``) updated from the active envs only: they are those of an unpaused run
+    over the same transitions. All observations are normalised with the current statistics, as
+    ``step_wait`` does; the rewards of paused envs stay 0.
+    """
+    obs, rewards, dones, infos = step_active(env.venv, actions, active)
+    assert isinstance(obs, (np.ndarray, dict))  # for mypy, as in VecNormalize.step_wait
+    env.old_obs = obs
+    env.old_reward = rewards
+    stepped = np.flatnonzero(active)
+    if env.training and env.norm_obs and len(stepped):
+        if isinstance(obs, dict) and isinstance(env.obs_rms, dict):
+            for key, rms in env.obs_rms.items():
+                rms.update(obs[key][stepped])
+        else:
+            env.obs_rms.update(obs[stepped])
+    normalized = env.normalize_obs(obs)
+    if env.training and len(stepped):
+        env.returns[stepped] = env.returns[stepped] * env.gamma + rewards[stepped]
+        env.ret_rms.update(env.returns[stepped])
+    for idx in np.flatnonzero(dones):
+        if "terminal_observation" in infos[idx]:
+            infos[idx]["terminal_observation"] = env.normalize_obs(infos[idx]["terminal_observation"])
+    env.returns[dones] = 0
+    return normalized, env.normalize_reward(rewards), dones, infos
+
+
+def _step_vec_monitor(env: VecMonitor, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
+    """``VecMonitor.step_wait``, with episode lengths counted for the active envs only."""
+    obs, rewards, dones, infos = step_active(env.venv, actions, active)
+    env.episode_returns += rewards  # 0 for a paused env
+    env.episode_lengths[active] += 1
+    infos = list(infos)
+    for i in np.flatnonzero(dones):
+        info = infos[i].copy()
+        episode_info = {
+            "r": env.episode_returns[i],
+            "l": env.episode_lengths[i],
+            "t": round(time.time() - env.t_start, 6),
+        }
+        for key in env.info_keywords:
+            episode_info[key] = info[key]
+        info["episode"] = episode_info
+        env.episode_count += 1
+        env.episode_returns[i] = 0
+        env.episode_lengths[i] = 0
+        if env.results_writer:
+            env.results_writer.write_row(episode_info)
+        infos[i] = info
+    return obs, rewards, dones, infos
+
+
+def _step_vec_transpose(env: VecTransposeImage, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
+    """``VecTransposeImage.step_wait``: the observations of all envs, channel first."""
+    obs, rewards, dones, infos = step_active(env.venv, actions, active)
+    for idx in np.flatnonzero(dones):
+        if "terminal_observation" in infos[idx]:
+            infos[idx]["terminal_observation"] = env.transpose_observations(infos[idx]["terminal_observation"])
+    assert isinstance(obs, (np.ndarray, dict))  # for mypy, as in VecTransposeImage.step_wait
+    return env.transpose_observations(obs), rewards, dones, infos
+
+
+# The VecEnvs and VecEnv wrappers that can step some of their envs, and how (in the order they are tried)
+STEPPERS: dict[type[VecEnv], Stepper] = {
+    DummyVecEnv: _step_dummy,
+    PausableSubprocVecEnv: _step_subproc,
+    VecNormalize: _step_vec_normalize,
+    VecMonitor: _step_vec_monitor,
+    VecTransposeImage: _step_vec_transpose,
+}
+
+
+def _stepper(env: VecEnv) -> Stepper | None:
+    """How to step some envs of ``env`` itself, if its class steps as one of :data:`STEPPERS` does."""
+    for cls, stepper in STEPPERS.items():
+        if isinstance(env, cls) and type(env).step_async is cls.step_async and type(env).step_wait is cls.step_wait:
+            return stepper
+    return None
+
+
+def can_pause(env: VecEnv) -> bool:
+    """
+    Whether the envs of ``env`` can be stepped one by one (see the module docstring): true for a
+    ``DummyVecEnv`` and a :class:`~reinforce_sb3.rollout.subproc.PausableSubprocVecEnv`, and for
+    ``VecNormalize``, ``VecMonitor`` and ``VecTransposeImage`` over a VecEnv that can pause; false
+    for any other VecEnv (SB3's plain ``SubprocVecEnv`` among them) and wrapper, which must see
+    every env step together.
+    """
+    if _stepper(env) is None:
+        return False
+    return can_pause(env.venv) if isinstance(env, VecEnvWrapper) else True
+
+
+def step_active(env: VecEnv, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
+    """
+    ``env.step(actions)`` for the envs where ``active`` is True; the others are not stepped
+    and report their last observation, reward 0, not done and an empty info dict.
+
+    For the stepped envs it follows ``env.step`` exactly: ``dones`` is ``terminated or
+    truncated``, ``infos`` carry ``TimeLimit.truncated`` and, at the end of an episode,
+    ``terminal_observation``, and a finished env is reset (its Monitor records the episode).
+    Wrappers see only the stepped envs: ``VecNormalize``'s statistics and ``VecMonitor``'s
+    episode lengths count the steps taken.
+
+    :param env: A VecEnv for which :func:`can_pause` is true
+    :param actions: One action per env (those of inactive envs are not used)
+    :param active: Boolean mask, one entry per env: which envs to step
+    :return: observations, rewards, dones and infos of all envs
+    """
+    stepper = _stepper(env)
+    if stepper is None:
+        raise ValueError(
+            f"env: a {type(env).__name__} cannot step some of its envs; use one for which can_pause(env) is true "
+            f"(a DummyVecEnv or PausableSubprocVecEnv, possibly inside VecNormalize, VecMonitor or VecTransposeImage)"
+        )
+    active = np.asarray(active)
+    if active.dtype != bool or active.shape != (env.num_envs,):
+        raise ValueError(
+            f"active: expected a boolean array of shape ({env.num_envs},), got dtype {active.dtype} "
+            f"and shape {active.shape}"
+        )
+    return stepper(env, actions, active)
