@@ -1,11 +1,11 @@
 """REINFORCE with the shipped hyperparameters beside SB3's A2C with the zoo's own, same task and budget.
 
-Each run is ``python -m reinforce_sb3.train --algo {reinforce,a2c} --env ENV -n BUDGET --seed S``
-(the zoo's own script), then the final model is evaluated on ``--eval-episodes`` episodes with
-deterministic actions, through the zoo's ``create_test_env`` (so VecNormalize statistics are used
-where the zoo's A2C hyperparameters normalize). Prints a markdown table: mean and standard
-deviation over seeds of the final evaluation return, and on the tree game also of the exact
-expected return of the final (stochastic) policy.
+Each run is ``python -m reinforce_sb3.zoo.train --algo {reinforce,a2c} --env ENV -n BUDGET --seed S``
+(the zoo's own script, with one torch thread), then the final model is evaluated on
+``--eval-episodes`` episodes with deterministic actions, through the zoo's ``create_test_env``
+(so VecNormalize statistics are used where the zoo's A2C hyperparameters normalize). Prints a
+markdown table: mean and standard deviation over seeds of the final evaluation return, and on
+the tree game also of the exact expected return of the final (stochastic) policy.
 
     python -m benchmarks.zoo_table --envs PGToy-v0 CartPole-v1 --seeds 5 --jobs 2
 """
@@ -19,18 +19,23 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
 
+from benchmarks.common import parser, report, table
+from gym_pgtoy.cli import int_at_least
 from reinforce_sb3.zoo import HYPERPARAMS_FILE
 
 
-def train_and_evaluate(algo: str, env_id: str, budget: int, seed: int, eval_episodes: int, folder: Path) -> dict:
+def train_and_evaluate(
+    algo: str, env_id: str, budget: int, seed: int, eval_episodes: int, folder: Path
+) -> dict[str, Any]:
     """One zoo training run in its own process, then the evaluation of its final model."""
     log_folder = folder / f"{algo}-{env_id}-{seed}"
     command = [
-        sys.executable, "-m", "reinforce_sb3.train", "--algo", algo, "--env", env_id, "-n", str(budget),
+        sys.executable, "-m", "reinforce_sb3.zoo.train", "--algo", algo, "--env", env_id, "-n", str(budget),
         "--seed", str(seed), "-f", str(log_folder), "--eval-freq", "-1", "--num-threads", "1", "--verbose", "0",
     ]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True, text=True)
@@ -53,8 +58,8 @@ def evaluate(algo: str, env_id: str, log_folder: str, seed: int, eval_episodes: 
         env_id, n_envs=1, stats_path=stats_path, seed=seed + 1000, should_render=False, hyperparams=hyperparams
     )
     model = ALGOS[algo].load(run / f"{env_id}.zip", device="cpu")
-    mean, std = evaluate_policy(model, env, n_eval_episodes=eval_episodes, deterministic=True)
-    result = {"mean": float(mean), "std": float(std), "timesteps": int(model.num_timesteps)}
+    returns, _ = evaluate_policy(model, env, eval_episodes, deterministic=True, return_episode_rewards=True)
+    result = {"mean": float(np.mean(returns)), "std": float(np.std(returns)), "timesteps": int(model.num_timesteps)}
     if env_id in ("PGToy-v0", "SlipperyHill-v0"):
         # a few episodes measure the slips more than the policy: the tree game knows the exact value
         from gym_pgtoy import exact
@@ -63,51 +68,56 @@ def evaluate(algo: str, env_id: str, log_folder: str, seed: int, eval_episodes: 
     print(json.dumps(result))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--envs", nargs="+", default=None, help="env ids (default: every entry of reinforce.yml)")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. N-1 for every (env, algorithm)")
-    parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
-    parser.add_argument("--eval-episodes", type=int, default=20)
-    parser.add_argument("--algos", nargs="+", default=["reinforce", "a2c"])
-    parser.add_argument("--output", type=Path, default=None, help="also append the results as JSON lines here")
-    parser.add_argument("--evaluate", nargs=5, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+def zoo_table(
+    envs: list[str] | None, seeds: int, jobs: int, eval_episodes: int, algos: list[str], output: Path | None
+) -> str:
+    """Train and evaluate every (env, algorithm, seed), ``jobs`` runs at a time; the table of their returns."""
+    hyperparams = yaml.safe_load(HYPERPARAMS_FILE.read_text())
+    envs = envs or list(hyperparams)
+    with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(jobs) as pool:
+        runs = [
+            pool.submit(train_and_evaluate, algo, env_id, budget, seed, eval_episodes, Path(folder))
+            for env_id in envs
+            for budget in [int(float(hyperparams[env_id]["n_timesteps"]))]
+            for algo in algos
+            for seed in range(seeds)
+        ]
+        results = [run.result() for run in runs]
+    if output:
+        with output.open("a") as file:
+            file.writelines(json.dumps(result) + "\n" for result in results)
+    rows = []
+    for env_id in envs:
+        cells = []
+        for algo in algos:
+            env_runs = [r for r in results if r["env"] == env_id and r["algo"] == algo]
+            means = np.array([r["mean"] for r in env_runs])
+            cell = f"{means.mean():.1f} ± {means.std():.1f}"
+            if "exact" in env_runs[0]:
+                exacts = np.array([r["exact"] for r in env_runs])
+                cell += f" (exact {exacts.mean():.3f} ± {exacts.std():.3f})"
+            cells.append(cell)
+        budget = next(r["budget"] for r in results if r["env"] == env_id)
+        rows.append([env_id, f"{budget:,}", str(seeds), *cells])
+    return table(["task", "budget", "seeds", *algos], rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the machine and the table (or, with the hidden ``--evaluate``, one run's evaluation as JSON)."""
+    cli = parser(__doc__)
+    cli.add_argument("--envs", nargs="+", default=None, help="env ids (default: every entry of reinforce.yml)")
+    cli.add_argument("--seeds", type=int_at_least(1), default=5, help="seeds 0 .. N-1 for every (env, algorithm)")
+    cli.add_argument("--jobs", type=int_at_least(1), default=2, help="runs at a time")
+    cli.add_argument("--eval-episodes", type=int_at_least(1), default=20)
+    cli.add_argument("--algos", nargs="+", default=["reinforce", "a2c"])
+    cli.add_argument("--output", type=Path, default=None, help="also append the results as JSON lines here")
+    cli.add_argument("--evaluate", nargs=5, help=argparse.SUPPRESS)
+    args = cli.parse_args(argv)
     if args.evaluate:
         algo, env_id, log_folder, seed, episodes = args.evaluate
         evaluate(algo, env_id, log_folder, int(seed), int(episodes))
         return
-
-    hyperparams = yaml.safe_load(HYPERPARAMS_FILE.read_text())
-    envs = args.envs or list(hyperparams)
-    jobs = [
-        (algo, env_id, int(float(hyperparams[env_id]["n_timesteps"])), seed)
-        for env_id in envs
-        for algo in args.algos
-        for seed in range(args.seeds)
-    ]
-    with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(args.jobs) as pool:
-        results = list(
-            pool.map(lambda job: train_and_evaluate(*job, args.eval_episodes, Path(folder)), jobs)  # type: ignore[misc]
-        )
-    if args.output:
-        with args.output.open("a") as file:
-            file.writelines(json.dumps(result) + "\n" for result in results)
-
-    print(f"| task | budget | seeds | {' | '.join(args.algos)} |")
-    print(f"|---|---|---|{'---|' * len(args.algos)}")
-    for env_id in envs:
-        cells = []
-        for algo in args.algos:
-            runs = [r for r in results if r["env"] == env_id and r["algo"] == algo]
-            means = np.array([r["mean"] for r in runs])
-            cell = f"{means.mean():.1f} ± {means.std():.1f}"
-            if "exact" in runs[0]:
-                exacts = np.array([r["exact"] for r in runs])
-                cell += f" (exact {exacts.mean():.3f} ± {exacts.std():.3f})"
-            cells.append(cell)
-        budget = next(r["budget"] for r in results if r["env"] == env_id)
-        print(f"| {env_id} | {budget:,} | {args.seeds} | {' | '.join(cells)} |")
+    report({"zoo": lambda: zoo_table(args.envs, args.seeds, args.jobs, args.eval_episodes, args.algos, args.output)})
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
-"""The benchmark scripts run from a fresh set-up and measure what they say (small sizes; no timing is asserted)."""
+"""The benchmark scripts run from a fresh set-up and measure what they say (small sizes; no timing is asserted).
+
+Most sections run through their command line, so that the CLI, the machine line and the table are checked at once.
+"""
 
 import math
 
 import pytest
 import torch as th
 
-from benchmarks import performance, time_to_solve
+from benchmarks import gpu, performance, scale, throughput, time_to_solve, vector_env, waste
 
 
 def rows(markdown: str) -> list[list[str]]:
@@ -14,48 +17,87 @@ def rows(markdown: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
 
 
-def test_waste_is_zero_when_envs_pause_and_not_in_lockstep():
-    table = rows(performance.waste(3000))
-    waste = {(row[0], row[1].split()[0]): float(row[4].rstrip("%")) for row in table}
+def number(cell: str) -> float:
+    """A table cell such as "12,345" as a number."""
+    return float(cell.replace(",", ""))
+
+
+def printed(main, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """What ``main(argv)`` prints, once its first line is checked to state the machine and one torch thread."""
+    threads = th.get_num_threads()
+    try:
+        main(argv)
+    finally:
+        th.set_num_threads(threads)  # the benchmarks set one thread; the rest of the suite keeps its own
+    out = capsys.readouterr().out
+    assert out.startswith("Machine: ") and "with 1 thread(s)" in out.splitlines()[0]
+    return out
+
+
+def test_waste_is_zero_when_envs_pause_and_not_in_lockstep(capsys):
+    table = rows(printed(waste.main, ["--steps", "3000"], capsys))
+    share = {(row[0], row[1].split()[0]): float(row[4].rstrip("%")) for row in table}
     assert len(table) == 6
-    assert waste[("8", "DummyVecEnv")] == waste[("32", "DummyVecEnv")] == 0.0
-    assert waste[("8", "VecEnv")] > 10.0
-    assert waste[("32", "VecEnv")] > waste[("8", "VecEnv")]
+    assert share[("8", "DummyVecEnv")] == share[("32", "DummyVecEnv")] == 0.0
+    assert share[("8", "VecEnv")] > 10.0
+    assert share[("32", "VecEnv")] > share[("8", "VecEnv")]
 
 
-def test_throughput_table_has_every_loop_and_consistent_ratios():
-    table = rows(performance.throughput(600, repeats=1))
-    assert [row[1] for row in table[:6]] == [
-        "env alone",
-        "plain loop (torch sampling)",
-        "plain loop (numpy actor)",
-        "REINFORCE.learn",
-        "A2C.learn",
-        "PPO.learn",
-    ]
-    for row in table:
-        speed = float(row[2].replace(",", ""))
-        assert speed > 0
-        if row[1] == "REINFORCE.learn":
-            assert row[4] == "1.00"
+def test_throughput_table_has_every_loop_and_consistent_ratios(capsys):
+    table = rows(printed(throughput.main, ["--steps", "600", "--repeats", "1"], capsys))
+    assert [(row[0], row[1]) for row in table] == [(n_envs, loop) for n_envs in ("1", "8") for loop in throughput.LOOPS]
+    for block in (table[:6], table[6:]):
+        speeds = {row[1]: number(row[2]) for row in block}
+        for row in block:
+            assert number(row[2]) > 0
+            # the ratio column divides REINFORCE's speed by the row's, to the 2 decimals printed
+            assert float(row[4]) == pytest.approx(speeds["REINFORCE.learn"] / number(row[2]), abs=0.01, rel=0.01)
 
 
-def test_memory_of_a_batch_grows_with_its_steps():
-    small = performance._in_fresh_process("CartPole-v1", 1, 8, 2, None)
-    large = performance._in_fresh_process("CartPole-v1", 1, 256, 2, None)
-    assert large["batch_steps"] > 10 * small["batch_steps"]
-    assert large["added_mib"] > 2 * small["added_mib"]
+def test_memory_of_a_batch_grows_with_its_steps(capsys):
+    argv = ["--n-envs", "1", "--n-episodes", "8", "256", "--lengths", "--min-steps", "0"]
+    table = rows(printed(scale.main, argv, capsys))
+    assert [row[:3] for row in table] == [["CartPole-v1", "1", "8"], ["CartPole-v1", "1", "256"]]
+    (small_steps, small_mib), (large_steps, large_mib) = [(number(row[3]), float(row[5])) for row in table]
+    assert large_steps > 10 * small_steps
+    assert large_mib > 2 * small_mib
 
 
-def test_vector_env_section():
-    table = rows(performance.vector(seconds=0.01))
+def test_vector_env_section(capsys):
+    table = rows(printed(vector_env.main, ["--seconds", "0.01"], capsys))
     assert len(table) == 10
     assert {row[2] for row in table} == {"1", "64", "1024", "4096"}
+    assert all(number(row[3]) > 0 for row in table)
 
 
 @pytest.mark.skipif(th.cuda.is_available(), reason="checks the message of a machine without CUDA")
-def test_gpu_section_says_no_cuda():
-    assert performance.gpu(1000).startswith("no CUDA")
+def test_gpu_section_says_no_cuda(capsys):
+    assert "no CUDA" in printed(gpu.main, ["--steps", "1000"], capsys)
+
+
+@pytest.mark.skipif(th.cuda.is_available(), reason="checks the message of a machine without CUDA")
+def test_performance_runs_the_chosen_sections_under_one_machine_line(capsys):
+    out = printed(performance.main, ["--sections", "gpu"], capsys)
+    assert [line.split(" (")[0] for line in out.splitlines() if line.startswith("## ")] == ["## gpu"]
+    assert "no CUDA" in out
+
+
+@pytest.mark.parametrize(
+    ("main", "argv", "argument"),
+    [
+        (waste.main, ["--steps", "0"], "--steps"),
+        (throughput.main, ["--repeats", "two"], "--repeats"),
+        (scale.main, ["--min-steps", "-1"], "--min-steps"),
+        (vector_env.main, ["--seconds", "0"], "--seconds"),
+        (performance.main, ["--sections", "speed"], "--sections"),
+        (time_to_solve.main, ["--eval-freq", "0"], "--eval-freq"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors_naming_the_argument(main, argv, argument, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert f"argument {argument}" in capsys.readouterr().err
 
 
 def test_time_to_solve_runs_and_reports_unsolved_runs():
@@ -77,6 +119,6 @@ def test_one_host_to_device_copy_per_array_per_update_and_one_per_step():
 
     model = REINFORCE("MlpPolicy", "CartPole-v1", seed=0, device="cuda")
     model.learn(500)
-    copies = performance._count_copies(model, 2000)
+    copies = gpu.count_copies(model, 2000)
     assert copies["update"] == 3.0
     assert copies["step"] == 1.0

@@ -1,0 +1,155 @@
+"""CartPole-v1 as the zoo trains it and as the time-to-solve benchmark judges it.
+
+:func:`make_model` builds the model as ``python -m rl_zoo3.train`` does, from the shipped
+``reinforce_sb3/zoo/hyperparams/reinforce.yml`` for REINFORCE and the zoo's own files otherwise.
+Solved means a mean return of at least 475 (CartPole-v1's ``reward_threshold``) over 100
+episodes, one per env of Gymnasium's vectorised CartPole (500-step limit): :class:`SolveCallback`
+evaluates every ``eval_freq`` training steps with :func:`evaluate` and stops training at the
+first pass. Used by :mod:`benchmarks.time_to_solve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import time
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.utils import set_random_seed
+
+from reinforce_sb3.zoo import HYPERPARAMS_FILE
+
+ENV_ID = "CartPole-v1"
+THRESHOLD = 475.0  # CartPole-v1's reward_threshold
+EVAL_EPISODES = 100
+EVAL_SEED_KEY = 475  # mixed into the evaluation seeds, so that they differ from the training seeds
+
+
+def evaluate(model: BaseAlgorithm, env: gym.vector.VectorEnv, seed: int, deterministic: bool) -> float:
+    """
+    Mean return of the first episode of every env of ``env``, played by ``model``.
+
+    The envs reset with ``seed`` and sampled actions draw from a torch generator seeded with
+    ``seed`` and forked from the global one, so an evaluation is reproducible and leaves the
+    training's random stream untouched.
+
+    :param model: the model; its ``VecNormalize`` statistics, if any, normalise the observations
+    :param env: Gymnasium's vectorised CartPole, one episode per env
+    :param seed: seed of the envs' initial states and of the action sampling
+    :param deterministic: whether to play the most likely action instead of sampling
+    :return: the mean return over the envs' first episodes
+    """
+    vec_normalize = model.get_vec_normalize_env()
+    obs, _ = env.reset(seed=seed)
+    returns = np.zeros(env.num_envs)
+    running = np.ones(env.num_envs, dtype=bool)
+    with th.random.fork_rng(devices=[]):
+        th.manual_seed(seed)
+        while running.any():
+            if vec_normalize is not None:
+                obs = vec_normalize.normalize_obs(obs)
+            actions, _ = model.predict(obs, deterministic=deterministic)
+            obs, rewards, terminated, truncated, _ = env.step(actions)
+            # After its first episode an env autoresets and plays on: those steps do not count.
+            returns += rewards * running
+            running &= ~(terminated | truncated)
+    return float(returns.mean())
+
+
+class SolveCallback(BaseCallback):
+    """
+    Evaluate every ``eval_freq`` environment steps and stop training once CartPole is solved.
+
+    Evaluations happen when ``num_timesteps`` (summed over the training envs) first reaches a
+    multiple of ``eval_freq``, and when it reaches ``max_steps``, where training stops. The
+    training wall-clock time is counted from the start of ``learn()``, without the time spent
+    in evaluations.
+
+    :param eval_freq: environment steps between evaluations
+    :param max_steps: the step count at which training stops, solved or not
+    :param seed: the training seed; an evaluation's seed is drawn from it and the step count, so the
+        evaluation at a given step does not depend on ``eval_freq``
+    :param deterministic: whether the evaluation plays the most likely actions
+    """
+
+    def __init__(self, eval_freq: int, max_steps: int, seed: int, deterministic: bool) -> None:
+        super().__init__()
+        self.eval_freq = eval_freq
+        self.max_steps = max_steps
+        self.seed = seed
+        self.deterministic = deterministic
+        self.eval_env = gym.make_vec(ENV_ID, num_envs=EVAL_EPISODES, vectorization_mode="vector_entry_point")
+        if self.eval_env.unwrapped.max_episode_steps != 500:  # type: ignore[attr-defined]
+            raise ValueError(f"the evaluation env must end episodes at 500 steps, not {self.eval_env.unwrapped}")
+        self.next_eval = eval_freq
+        self.evaluations: list[tuple[int, float]] = []
+        self.solved_at: int | None = None
+        self.train_seconds = 0.0
+        self.eval_seconds = 0.0
+        self.start = 0.0
+
+    def _on_training_start(self) -> None:
+        self.start = time.perf_counter()
+
+    def _on_step(self) -> bool:
+        steps = self.num_timesteps
+        if steps < self.next_eval and steps < self.max_steps:
+            return True
+        while self.next_eval <= steps:
+            self.next_eval += self.eval_freq
+        evaluation_start = time.perf_counter()
+        eval_seed = int(np.random.SeedSequence([EVAL_SEED_KEY, self.seed, steps]).generate_state(1)[0])
+        mean = evaluate(self.model, self.eval_env, eval_seed, self.deterministic)
+        now = time.perf_counter()
+        self.eval_seconds += now - evaluation_start
+        self.train_seconds = now - self.start - self.eval_seconds
+        self.evaluations.append((steps, mean))
+        if mean >= THRESHOLD:
+            self.solved_at = steps
+            return False
+        return steps < self.max_steps
+
+    def _on_training_end(self) -> None:
+        if self.solved_at is None:
+            self.train_seconds = time.perf_counter() - self.start - self.eval_seconds
+        self.eval_env.close()
+
+
+def make_model(algo: str, seed: int, log_folder: str) -> tuple[BaseAlgorithm, int, str]:
+    """
+    The model as ``python -m rl_zoo3.train --algo ALGO --env CartPole-v1 --seed SEED`` builds it.
+
+    The zoo's ``ExperimentManager`` reads the hyperparameters (the shipped ``reinforce.yml`` for
+    REINFORCE, the zoo's own file otherwise), converts them (schedules, policy_kwargs, n_envs,
+    normalize) and creates the envs and the model, on the CPU, without its evaluation callback,
+    with its console output silenced; its logs go to ``log_folder``.
+
+    :param algo: "reinforce", "a2c", "ppo" or another zoo algorithm
+    :param seed: the training seed (the zoo seeds its envs with seed .. seed + n_envs - 1)
+    :param log_folder: where the zoo writes its config and monitor files
+    :return: the model, the yml's ``n_timesteps`` and the hyperparameter file used
+    """
+    import reinforce_sb3.zoo
+
+    reinforce_sb3.zoo.register()
+    from rl_zoo3.exp_manager import ExperimentManager
+
+    config = str(HYPERPARAMS_FILE) if algo == "reinforce" else None
+    args = argparse.Namespace(algo=algo, env=ENV_ID, seed=seed, conf_file=config)
+    manager = ExperimentManager(
+        args, algo, ENV_ID, log_folder, eval_freq=-1, seed=seed, verbose=0, device="cpu", config=config
+    )
+    set_random_seed(seed)  # as the zoo's train script does before building
+    with contextlib.redirect_stdout(io.StringIO()):  # the zoo prints its hyperparameters whatever the verbosity
+        setup = manager.setup_experiment()
+    assert setup is not None, "no hyperparameter optimisation here"
+    model = setup[0]
+    if manager.env_wrapper is not None or manager.vec_env_wrapper is not None or manager.frame_stack is not None:
+        # The evaluation plays the bare env (plus VecNormalize's observation statistics).
+        raise ValueError(f"{algo}'s {ENV_ID} hyperparameters wrap the env, which the evaluation does not reproduce")
+    return model, manager.n_timesteps, manager.config
