@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from gymnasium import spaces
@@ -35,24 +35,24 @@ class EpisodeBuffer:
     """
 
     def __init__(
-        self, observation_space: spaces.Space, action_space: spaces.Space, n_envs: int, capacity: int = 64
+        self, observation_space: spaces.Space[Any], action_space: spaces.Space[Any], n_envs: int, capacity: int = 64
     ) -> None:
         self.observation_space = observation_space
         self.action_space = action_space
         self.n_envs = n_envs
         action_dtype = np.int64 if isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete)) else np.float32
-        self._fields: dict[str, tuple[tuple[int, ...], np.dtype]] = {
-            "actions": (action_space.shape, np.dtype(action_dtype)),
+        self._fields: dict[str, tuple[tuple[int, ...], np.dtype[Any]]] = {
+            "actions": (action_space.shape or (), np.dtype(action_dtype)),
             "rewards": ((), np.dtype(np.float32)),
             "episode_starts": ((), np.dtype(bool)),
             "dones": ((), np.dtype(bool)),
             "in_batch": ((), np.dtype(bool)),
         }
         if isinstance(observation_space, spaces.Dict):
-            obs_fields = {f"obs:{key}": (space.shape, space.dtype) for key, space in observation_space.spaces.items()}
+            obs_spaces = {f"obs:{key}": space for key, space in observation_space.spaces.items()}
         else:
-            obs_fields = {"obs": (observation_space.shape, observation_space.dtype)}
-        self._fields.update({name: (shape, np.dtype(dtype)) for name, (shape, dtype) in obs_fields.items()})
+            obs_spaces = {"obs": observation_space}
+        self._fields.update({name: (space.shape or (), np.dtype(space.dtype)) for name, space in obs_spaces.items()})
         self.arrays: dict[str, np.ndarray] = {}
         self.pos = 0
         self._allocate(capacity)
@@ -141,6 +141,8 @@ class EpisodeBuffer:
             if name.startswith("obs") and np.issubdtype(self.arrays[name].dtype, np.floating)
         ]
         for what, values in checks:
+            if values.size == 0:
+                continue
             finite = np.isfinite(values.reshape(self.pos, self.n_envs, -1)).all(axis=2)
             bad = np.argwhere(mask & ~finite)
             if len(bad):

@@ -5,6 +5,6 @@ import sys
 from reinforce_sb3.analysis import diagnostics
 
 if __name__ == "__main__":
-    diagnostics.main()
+    diagnostics.cli(prog="python -m reinforce_sb3.diagnostics")
 else:
     sys.modules[__name__] = diagnostics

@@ -123,12 +123,14 @@ def reinforce_loss(
     :param ratio_form: weight ``pi / pi.detach()`` instead of ``log pi``: the likelihood-ratio form,
         whose gradient is the same (``grad pi / pi = grad log pi``); for teaching and checking
     """
-    values = policy.predict_values(observations).flatten() if baseline == "value" else None  # SB3: (batch, 1)
+    values = None
+    if baseline == "value":
+        values = policy.predict_values(observations).flatten()  # type: ignore[operator]  # SB3 critics: (batch, 1)
     weights = advantages(returns, baseline, values)
     if normalize_returns:
         weights = standardize(weights)
 
-    distribution = policy.get_distribution(observations)
+    distribution = policy.get_distribution(observations)  # type: ignore[operator]  # every SB3 policy has it
     # SB3's distributions expect one flat action vector per step (a Box of shape (2, 2) gives 4 numbers)
     flat_actions = actions.reshape(len(actions), -1) if actions.dim() > 2 else actions
     log_prob, entropy = distribution.log_prob(flat_actions), distribution.entropy()

@@ -5,6 +5,6 @@ import sys
 from reinforce_sb3.analysis import plots
 
 if __name__ == "__main__":
-    plots.main()
+    plots.cli(prog="python -m reinforce_sb3.plots")
 else:
     sys.modules[__name__] = plots

@@ -62,8 +62,8 @@ class REINFORCEPolicy(BasePolicy):
 
     def __init__(
         self,
-        observation_space: spaces.Space,
-        action_space: spaces.Space,
+        observation_space: spaces.Space[Any],
+        action_space: spaces.Space[Any],
         lr_schedule: Schedule,
         net_arch: list[int] | dict[str, list[int]] | None = None,
         activation_fn: type[nn.Module] = nn.Tanh,
@@ -103,12 +103,13 @@ class REINFORCEPolicy(BasePolicy):
         latent_dim = pi_arch[-1] if pi_arch else self.features_dim
 
         self.action_dist = make_proba_distribution(action_space)
+        self.action_net: nn.Module
         if isinstance(self.action_dist, DiagGaussianDistribution):
             self.action_net, self.log_std = self.action_dist.proba_distribution_net(
                 latent_dim=latent_dim, log_std_init=log_std_init
             )
         else:
-            self.action_net = self.action_dist.proba_distribution_net(latent_dim=latent_dim)
+            self.action_net = self.action_dist.proba_distribution_net(latent_dim=latent_dim)  # type: ignore[assignment]  # SB3 types every distribution's net as a union with the Gaussian's pair
 
         self.value_net = (
             nn.Sequential(*create_mlp(self.features_dim, 1, vf_arch, activation_fn)) if value_baseline else None
@@ -121,7 +122,11 @@ class REINFORCEPolicy(BasePolicy):
             for module, gain in module_gains.items():
                 module.apply(partial(self.init_weights, gain=gain))
 
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        self.optimizer = self.optimizer_class(
+            self.parameters(),
+            lr=lr_schedule(1),  # type: ignore[call-arg]  # every torch optimizer takes lr; the base class stub does not
+            **self.optimizer_kwargs,
+        )
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
@@ -144,7 +149,7 @@ class REINFORCEPolicy(BasePolicy):
     def get_distribution(self, obs: PyTorchObs) -> Distribution:
         """The action distribution for a batch of (preprocessed-to-tensor) observations."""
         latent = self.latent_net(self.extract_features(obs, self.features_extractor))
-        action_params = self.action_net(latent)
+        action_params: th.Tensor = self.action_net(latent)
         if isinstance(self.action_dist, DiagGaussianDistribution):
             return self.action_dist.proba_distribution(action_params, self.log_std)
         if isinstance(self.action_dist, (CategoricalDistribution, MultiCategoricalDistribution, BernoulliDistribution)):
@@ -154,7 +159,7 @@ class REINFORCEPolicy(BasePolicy):
     def forward(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor:
         """Actions for a batch of observations, shaped like the action space (SB3's sampling)."""
         actions = self.get_distribution(obs).get_actions(deterministic=deterministic)
-        return actions.reshape((-1, *self.action_space.shape))
+        return actions.reshape((-1, *(self.action_space.shape or ())))
 
     def obs_to_tensor(self, observation: np.ndarray | dict[str, np.ndarray]) -> tuple[PyTorchObs, bool]:
         """SB3's conversion, after a ``ValueError`` for observations that are not finite or out of the space."""
@@ -162,14 +167,15 @@ class REINFORCEPolicy(BasePolicy):
         return super().obs_to_tensor(observation)
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
-        return self(observation, deterministic)
+        return self.forward(observation, deterministic)
 
     def predict_values(self, obs: PyTorchObs) -> th.Tensor:
         """The learned state values, shape ``(batch,)``, from the features detached from the policy's graph."""
         if self.value_net is None:
             raise ValueError("this policy has no value network: use REINFORCE(baseline='value')")
         features = self.extract_features(obs, self.features_extractor).detach()
-        return self.value_net(features).flatten()
+        values: th.Tensor = self.value_net(features)
+        return values.flatten()
 
 
 def _split_net_arch(net_arch: Any) -> tuple[list[int], list[int]]:
@@ -196,8 +202,8 @@ class REINFORCECnnPolicy(REINFORCEPolicy):
 
     def __init__(
         self,
-        observation_space: spaces.Space,
-        action_space: spaces.Space,
+        observation_space: spaces.Space[Any],
+        action_space: spaces.Space[Any],
         lr_schedule: Schedule,
         features_extractor_class: type[BaseFeaturesExtractor] = NatureCNN,
         **kwargs: Any,
@@ -212,8 +218,8 @@ class REINFORCEMultiInputPolicy(REINFORCEPolicy):
 
     def __init__(
         self,
-        observation_space: spaces.Space,
-        action_space: spaces.Space,
+        observation_space: spaces.Space[Any],
+        action_space: spaces.Space[Any],
         lr_schedule: Schedule,
         features_extractor_class: type[BaseFeaturesExtractor] = CombinedExtractor,
         **kwargs: Any,

@@ -55,7 +55,9 @@ def atomic_save(write: Callable[[pathlib.Path], None], path: str | pathlib.Path)
     return target
 
 
-def read_model_data(path: str | pathlib.Path | io.BufferedIOBase, custom_objects: dict[str, Any] | None) -> dict:
+def read_model_data(
+    path: str | pathlib.Path | io.BufferedIOBase, custom_objects: dict[str, Any] | None
+) -> dict[str, Any]:
     """
     The model data of a file saved by ``save``, or a ``ValueError`` saying why it is not one.
 

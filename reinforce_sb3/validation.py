@@ -112,7 +112,7 @@ OBSERVATION_SPACES = (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.
 
 
 def check_spaces(
-    observation_space: spaces.Space, action_space: spaces.Space, on_error: Callable[[], None] | None = None
+    observation_space: spaces.Space[Any], action_space: spaces.Space[Any], on_error: Callable[[], None] | None = None
 ) -> None:
     """A ``ValueError`` for spaces REINFORCE cannot learn on (calling ``on_error`` first, e.g. to close the env)."""
     problem = None

@@ -17,6 +17,13 @@ From Python::
     model = REINFORCE("MlpPolicy", "PGToy-v0")
     print(check_gradient(model, "PGToy-v0", n_episodes=32, n_batches=200).summary())
     print(format_table(compare_estimators(model, "PGToy-v0", n_episodes=32, n_batches=200)))
+
+Limits, each a ``ValueError`` beyond it: at most 100_000 sampled episodes in all
+(``n_episodes x n_batches``, :data:`MAX_EPISODES`) and 1_000_000 sampled steps
+(:data:`MAX_SAMPLED_STEPS`, about 300 MB and a few minutes), and at most 50_000_000 stored
+estimate values (``n_batches x parameters x estimators``, :data:`MAX_ESTIMATE_VALUES`, 200 MB).
+The policy must have been made for the env's spaces (the same hill length).
+Learning speed lives in :mod:`reinforce_sb3.analysis.learning` (re-exported here).
 """
 
 from __future__ import annotations
@@ -29,52 +36,33 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch as th
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.utils import obs_as_tensor
 
 from gym_pgtoy import exact
+from gym_pgtoy.cli import add_debug_flag, int_at_least, run_cli
+from gym_pgtoy.validation import check_integer
+from reinforce_sb3.analysis.cli import load_model, torch_device
+from reinforce_sb3.analysis.estimators import ESTIMATORS, Estimator
+from reinforce_sb3.analysis.estimators import LEARNING_ESTIMATORS as LEARNING_ESTIMATORS
+from reinforce_sb3.analysis.learning import ExactReturnCallback as ExactReturnCallback
+from reinforce_sb3.analysis.learning import LearningResult as LearningResult
+from reinforce_sb3.analysis.learning import format_learning_table, learning_speed
+from reinforce_sb3.analysis.learning import learning_curves as learning_curves
+from reinforce_sb3.analysis.policy_adapter import check_spaces
 from reinforce_sb3.buffer import EpisodeBuffer
-from reinforce_sb3.estimator import Baseline, LossReduction, reinforce_loss
+from reinforce_sb3.estimator import reinforce_loss
 
+PROG = "python -m reinforce_sb3.analysis.diagnostics"
 
-@dataclass(frozen=True)
-class Estimator:
-    """One variant of the REINFORCE gradient estimator (see :func:`~reinforce_sb3.estimator.reinforce_loss`)."""
+MAX_EPISODES = 100_000
+"""The most episodes one comparison may sample: ``n_episodes x n_batches``."""
 
-    name: str
-    reward_to_go: bool = True
-    normalize_returns: bool = False
-    loss_reduction: LossReduction = "episodes"
-    baseline: Baseline = "none"
-    ratio_form: bool = False
+MAX_SAMPLED_STEPS = 1_000_000
+"""The most environment steps one comparison may sample (the episodes are kept in memory)."""
 
-    def reinforce_kwargs(self) -> dict[str, Any]:
-        """The REINFORCE arguments that train with this estimator (the ratio form trains as the log-prob form)."""
-        return {
-            "reward_to_go": self.reward_to_go,
-            "normalize_returns": self.normalize_returns,
-            "loss_reduction": self.loss_reduction,
-            "baseline": self.baseline,
-        }
-
-
-ESTIMATORS = (
-    Estimator("log-prob, reward-to-go, sum/episodes"),
-    Estimator("likelihood ratio p / p.detach()", ratio_form=True),
-    Estimator("whole-episode return", reward_to_go=False),
-    Estimator("normalized returns", normalize_returns=True),
-    Estimator("mean over steps", loss_reduction="mean"),
-    Estimator("batch-mean baseline", baseline="mean"),
-)
-"""The textbook estimator first, then one change at a time."""
-
-LEARNING_ESTIMATORS = (
-    ESTIMATORS[0],
-    *ESTIMATORS[2:],
-    Estimator("learned value baseline", baseline="value"),
-)
-"""The variants whose learning speed differs (the ratio form has the log-prob form's gradient)."""
+MAX_ESTIMATE_VALUES = 50_000_000
+"""The most float32 values of gradient estimates one comparison may keep: ``n_batches x parameters x estimators``."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +83,7 @@ class GradientCheck:
     @property
     def mean(self) -> np.ndarray:
         """The average estimate over the batches."""
-        return self.estimates.mean(axis=0)
+        return np.asarray(self.estimates.mean(axis=0))
 
     @property
     def cosine(self) -> float:
@@ -110,7 +98,7 @@ class GradientCheck:
     @property
     def variance(self) -> np.ndarray:
         """The per-parameter variance of one batch's estimate."""
-        return self.estimates.var(axis=0, ddof=1)
+        return np.asarray(self.estimates.var(axis=0, ddof=1))
 
     @property
     def relative_variance(self) -> float:
@@ -136,26 +124,38 @@ def sample_episodes(
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """``n_episodes`` episodes ``(observations, actions, rewards)`` played with the policy's sampled actions."""
     env = gym.make(env) if isinstance(env, str) else env
+    check_spaces(policy, env.observation_space, env.action_space)
     episodes = []
+    steps_left = MAX_SAMPLED_STEPS
     obs, _ = env.reset(seed=seed)
     with th.random.fork_rng(devices=[]):  # seed the policy's sampling without touching the caller's generator
         th.manual_seed(seed)
         for _ in range(n_episodes):
-            episodes.append(_play_episode(policy, env, obs))
+            episodes.append(_play_episode(policy, env, obs, steps_left))
+            steps_left -= len(episodes[-1][2])
             obs, _ = env.reset()
     return episodes
 
 
-def _play_episode(policy: BasePolicy, env: gym.Env, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One episode from ``obs`` with the policy's sampled actions."""
-    observations, actions, rewards = [], [], []
+def _play_episode(
+    policy: BasePolicy, env: gym.Env, obs: np.ndarray, max_steps: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One episode from ``obs`` with the policy's sampled actions, of at most ``max_steps`` steps, else ValueError."""
+    observations: list[np.ndarray] = []
+    actions: list[np.ndarray] = []
+    rewards: list[float] = []
     done = False
     while not done:
+        if len(rewards) == max_steps:
+            raise ValueError(
+                f"the sampled episodes reached {MAX_SAMPLED_STEPS:,} steps in all, the most the diagnostics keep: "
+                "sample fewer episodes (n_episodes x n_batches) or use a shorter max_episode_steps"
+            )
         action, _ = policy.predict(obs, deterministic=False)
         observations.append(obs)
         actions.append(action)
         obs, reward, terminated, truncated, _ = env.step(action)
-        rewards.append(reward)
+        rewards.append(float(reward))
         done = terminated or truncated
     return np.array(observations), np.array(actions), np.array(rewards, dtype=np.float32)
 
@@ -179,7 +179,7 @@ def estimate(
     device = policy.device
     losses = reinforce_loss(
         policy,
-        obs_as_tensor(batch.observations, device),  # type: ignore[arg-type]
+        obs_as_tensor(batch.observations, device),
         th.as_tensor(batch.actions, device=device),
         th.as_tensor(batch.returns, dtype=th.float32, device=device),
         n_episodes=len(episodes),
@@ -215,10 +215,25 @@ def compare_estimators(
     :param gamma: discount factor of the returns and of the exact gradient
     :param seed: seed of the sampled episodes
     """
-    if n_episodes < 1 or n_batches < 2:
-        raise ValueError(f"n_episodes must be >= 1 and n_batches >= 2, got {n_episodes} and {n_batches}")
+    n_episodes = check_integer("n_episodes", n_episodes, 1, MAX_EPISODES)
+    n_batches = check_integer("n_batches", n_batches, 2, MAX_EPISODES)
+    if n_episodes * n_batches > MAX_EPISODES:
+        raise ValueError(
+            f"n_episodes x n_batches = {n_episodes} x {n_batches} = {n_episodes * n_batches:,} episodes, more than "
+            f"the {MAX_EPISODES:,} the diagnostics sample at most"
+        )
+    if len(estimators) == 0:
+        raise ValueError("estimators must hold at least one Estimator, got none")
     policy = getattr(policy, "policy", policy)
+    if not isinstance(policy, BasePolicy):
+        raise TypeError(f"policy must be an SB3 model or policy, got {type(policy).__name__}")
     parameters = list(policy.parameters())
+    n_values = n_batches * sum(p.numel() for p in parameters) * len(estimators)
+    if n_values > MAX_ESTIMATE_VALUES:
+        raise ValueError(
+            f"n_batches x parameters x estimators = {n_values:,} estimate values, more than the "
+            f"{MAX_ESTIMATE_VALUES:,} the diagnostics keep: use fewer batches, estimators or a smaller network"
+        )
     truth = exact.parameter_gradient(env, policy, parameters, gamma=gamma)
     exact_gradient = th.cat([g.flatten() for g in truth]).detach().cpu().numpy()
     episodes = sample_episodes(policy, env, n_episodes * n_batches, seed)
@@ -271,125 +286,49 @@ def format_table(checks: Sequence[GradientCheck]) -> str:
     return "\n".join(lines)
 
 
-class ExactReturnCallback(BaseCallback):
-    """Record the exact expected return of the model's policy at the start and after every update.
-
-    :param env: the tree-game env id or instance the model learns on
-    :param gamma: the discount of the recorded return (1: the game's score)
-    """
-
-    def __init__(self, env: str | gym.Env = "PGToy-v0", gamma: float = 1.0) -> None:
-        super().__init__()
-        self.env = gym.make(env) if isinstance(env, str) else env  # made once, not at every update
-        self.gamma = gamma
-        self.timesteps: list[int] = []
-        self.returns: list[float] = []
-
-    def _on_rollout_start(self) -> None:
-        # a rollout starts at the beginning and after every update
-        self.timesteps.append(self.num_timesteps)
-        self.returns.append(exact.expected_return(self.env, self.model, self.gamma))
-
-    def _on_step(self) -> bool:
-        return True
-
-
-def learning_curves(
-    env: str = "PGToy-v0", seeds: Sequence[int] = range(5), timesteps: int = 20_000, **reinforce_kwargs: Any
-) -> dict[str, tuple[list[int], list[float]]]:
-    """Train REINFORCE once per seed and return ``{"seed S": (timesteps, exact expected returns)}``."""
-    from reinforce_sb3 import REINFORCE
-
-    curves = {}
-    for seed in seeds:
-        callback = ExactReturnCallback(env)
-        REINFORCE("MlpPolicy", env, seed=seed, device="cpu", **reinforce_kwargs).learn(timesteps, callback=callback)
-        curves[f"seed {seed}"] = (callback.timesteps, callback.returns)
-    return curves
-
-
-@dataclass(frozen=True)
-class LearningResult:
-    """How fast REINFORCE learns with one estimator: per seed, the steps until the exact expected
-    return first reaches the threshold (None: not within the budget), and the final exact return."""
-
-    estimator: Estimator
-    steps_to_threshold: list[int | None]
-    final_returns: list[float]
-
-
-def learning_speed(
-    env: str = "PGToy-v0",
-    estimators: Sequence[Estimator] = LEARNING_ESTIMATORS,
-    seeds: Sequence[int] = range(5),
-    timesteps: int = 20_000,
-    threshold: float = 10.9,
-    **reinforce_kwargs: Any,
-) -> list[LearningResult]:
-    """Train REINFORCE with each estimator and seed, and time how soon it reaches ``threshold`` (exactly measured)."""
-    results = []
-    for estimator in estimators:
-        curves = learning_curves(env, seeds, timesteps, **estimator.reinforce_kwargs(), **reinforce_kwargs)
-        steps: list[int | None] = []
-        finals = []
-        for timestamps, returns in curves.values():
-            reached = [t for t, value in zip(timestamps, returns, strict=True) if value >= threshold]
-            steps.append(reached[0] if reached else None)
-            finals.append(returns[-1])
-        results.append(LearningResult(estimator, steps, finals))
-    return results
-
-
-def format_learning_table(results: Sequence[LearningResult], threshold: float) -> str:
-    """A markdown table: one row per estimator."""
-    lines = [
-        f"| estimator | seeds reaching {threshold:g} | median steps to {threshold:g} | final exact return (mean) |",
-        "|---|---|---|---|",
-    ]
-    for result in results:
-        reached = [s for s in result.steps_to_threshold if s is not None]
-        median = f"{int(np.median(reached)):,}" if reached else "-"
-        lines.append(
-            f"| {result.estimator.name} | {len(reached)}/{len(result.steps_to_threshold)} | {median} | "
-            f"{np.mean(result.final_returns):.3f} |"
-        )
-    return "\n".join(lines)
-
-
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m reinforce_sb3.analysis.diagnostics", description=__doc__.splitlines()[0]
-    )
+def main(argv: list[str] | None = None, prog: str = PROG) -> None:
+    """The command line (see the module docstring); bad input raises, and :func:`cli` makes it one line."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="PGToy-v0", help="PGToy-v0, SlipperyHill-v0 (or another id of the family)")
     parser.add_argument("--model", default=None, help="a saved REINFORCE model (default: a fresh, untrained policy)")
-    parser.add_argument("--n-episodes", type=int, default=32, help="episodes per batch")
-    parser.add_argument("--n-batches", type=int, default=100, help="batches (estimates) per estimator")
-    parser.add_argument("--gamma", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-episodes", type=int_at_least(1), default=32, help="episodes per batch")
+    parser.add_argument("--n-batches", type=int_at_least(2), default=100, help="batches (estimates) per estimator")
+    parser.add_argument("--gamma", type=float, default=1.0, help="discount factor, in [0, 1]")
+    parser.add_argument("--seed", type=int_at_least(0), default=0)
+    parser.add_argument("--device", type=torch_device, default="cpu", help="torch device of the model (default: cpu)")
     parser.add_argument("--learning", action="store_true", help="also train with each estimator and time it")
-    parser.add_argument("--seeds", type=int, default=5, help="--learning: seeds per estimator")
-    parser.add_argument("--timesteps", type=int, default=20_000, help="--learning: steps per run")
+    parser.add_argument("--seeds", type=int_at_least(1), default=5, help="--learning: seeds per estimator")
+    parser.add_argument("--timesteps", type=int_at_least(1), default=20_000, help="--learning: steps per run")
     parser.add_argument("--threshold", type=float, default=10.9, help="--learning: exact return to reach")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
 
     from reinforce_sb3 import REINFORCE
 
     if args.model:
-        model = REINFORCE.load(args.model, device="cpu")
+        model = load_model(args.model, args.env, args.device)
     else:  # PyTorch's default initialisation: a policy far from uniform, with a gradient worth checking
-        model = REINFORCE("MlpPolicy", args.env, seed=args.seed, device="cpu", policy_kwargs=dict(ortho_init=False))
+        kwargs = {"seed": args.seed, "device": args.device, "policy_kwargs": {"ortho_init": False}}
+        model = REINFORCE("MlpPolicy", args.env, **kwargs)
     checks = compare_estimators(model, args.env, args.n_episodes, args.n_batches, gamma=args.gamma, seed=args.seed)
     print(f"Policy-gradient estimators on {args.env} against the exact gradient (gym_pgtoy.exact):\n")
     print(format_table(checks))
     if args.learning:
-        results = learning_speed(args.env, seeds=range(args.seeds), timesteps=args.timesteps, threshold=args.threshold)
+        results = learning_speed(
+            args.env, seeds=range(args.seeds), timesteps=args.timesteps, threshold=args.threshold, device=args.device
+        )
         print(f"\nLearning with each estimator ({args.seeds} seeds, {args.timesteps:,} steps each, exact returns):\n")
         print(format_learning_table(results, args.threshold))
 
 
+def cli(argv: list[str] | None = None, prog: str = PROG) -> None:
+    """``main`` as a command-line tool: bad input is one line on stderr and exit status 2 (see :mod:`gym_pgtoy.cli`)."""
+    run_cli(lambda args: main(args, prog), prog, argv)
+
+
 if __name__ == "__main__":
-    main()
+    cli()

@@ -7,27 +7,41 @@
 - :func:`plot_gradient_error`: the error of the gradient estimate against the number of
   episodes, per estimator, on log-log axes.
 
-    python -m reinforce_sb3.analysis.plots tree --out tree.png [--model model.zip]
-    python -m reinforce_sb3.analysis.plots curves --out curves.png --seeds 5 --timesteps 20000
-    python -m reinforce_sb3.analysis.plots errors --out errors.png
+    python -m reinforce_sb3.analysis.plots tree [--out tree.png] [--env SlipperyHill-v0] [--model model.zip | --optimal]
+    python -m reinforce_sb3.analysis.plots curves [--out curves.png] --seeds 5 --timesteps 20000
+    python -m reinforce_sb3.analysis.plots errors [--out errors.png]
+
+Without ``--out`` each picture goes to ``<picture>.png`` in the current folder; the path written is
+printed. The tree shows the walk-through's policy on a hill of one cell (``PGToy-v0``), the uniform
+policy on longer hills, a saved model's policy (``--model``, made for the same variant) or the
+optimal one (``--optimal``). A tree has at most 400 nodes (:data:`MAX_TREE_NODES`); draw fewer
+decisions (``--depth``) beyond that.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 
-from gym_pgtoy import LEFT, RIGHT, exact
+from gym_pgtoy import LEFT, RIGHT, SlipperyHillEnv, exact
+from gym_pgtoy.cli import add_debug_flag, int_at_least, run_cli
+from gym_pgtoy.validation import check_integer
+from reinforce_sb3.analysis.cli import load_model, torch_device
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from reinforce_sb3.analysis.diagnostics import Estimator
+    from reinforce_sb3.analysis.estimators import Estimator
+
+PROG = "python -m reinforce_sb3.analysis.plots"
+
+MAX_TREE_NODES = 400
+"""The most nodes :func:`plot_tree` draws (PGToy-v0's whole tree has 19)."""
 
 
 def _pyplot() -> Any:
@@ -59,39 +73,55 @@ class _Node:
         self.depth = 0
 
 
-def _build_tree(analysis: exact.PolicyAnalysis, game: Any, state: tuple[int, int], t: int, reach: float,
-                horizon: int, depth: int) -> _Node:  # fmt: skip
-    """The subtree below ``state`` at time ``t``, reached with probability ``reach``."""
-    if t >= horizon:
-        return _Node(f"{state}\nout of time", reach, "end")
-    if t >= depth:
-        return _Node(f"{state}\n...", reach, "end")
-    probs, q = analysis.policy[state], analysis.q_values[t][state]
-    node = _Node(f"{state}  t={t}\nreach {reach:.3g}\nV = {probs @ q:.3g}", reach)
+class _TreeBuilder:
+    """Builds the drawn tree of one analysis, refusing to make more than :data:`MAX_TREE_NODES` nodes."""
 
-    def outcome(prob: float, next_state: tuple[int, int], terminated: bool, child_reach: float) -> _Node:
-        if terminated:
-            kind = "flag" if next_state[0] == game.flag else "pit"
-            return _Node(f"{kind}\nreach {child_reach:.3g}", child_reach, kind)
-        return _build_tree(analysis, game, next_state, t + 1, child_reach, horizon, depth)
+    def __init__(self, analysis: exact.PolicyAnalysis, game: SlipperyHillEnv, depth: int) -> None:
+        self.analysis, self.game, self.depth = analysis, game, depth
+        self.horizon = len(analysis.reach)
+        self.count = 0
 
-    for action, name in ((LEFT, "left"), (RIGHT, "right")):
-        # the walk-through's punchline: dJ/dpi(a|s) = P(reach s) * Q(s, a)
-        edge = f"{name} {probs[action]:.2f}\nQ {q[action]:.3g}\ndJ/dpi {reach * q[action]:.3g}"
-        action_reach = reach * probs[action]
-        transitions = game.P[state][action]
-        if len(transitions) == 1:
-            _, next_state, reward, terminated = transitions[0]
-            node.children.append((f"{edge}\nr {reward:+g}", outcome(1.0, next_state, terminated, action_reach)))
-            continue
-        chance = _Node("", action_reach, "chance")
-        for prob, next_state, reward, terminated in transitions:
-            how = "slip" if next_state[0] < state[0] else "up"
-            chance.children.append(
-                (f"{how} {prob:.2f}\nr {reward:+g}", outcome(prob, next_state, terminated, action_reach * prob))
+    def node(self, label: str, reach: float, kind: str = "decision") -> _Node:
+        self.count += 1
+        if self.count > MAX_TREE_NODES:
+            raise ValueError(
+                f"a tree of depth={self.depth} on a hill of {self.game.hill_length} cells has more than "
+                f"{MAX_TREE_NODES} nodes, too many to draw: use a smaller depth"
             )
-        node.children.append((edge, chance))
-    return node
+        return _Node(label, reach, kind)
+
+    def subtree(self, state: tuple[int, int], t: int, reach: float) -> _Node:
+        """The subtree below ``state`` at time ``t``, reached with probability ``reach``."""
+        if t >= self.horizon:
+            return self.node(f"{state}\nout of time", reach, "end")
+        if t >= self.depth:
+            return self.node(f"{state}\n...", reach, "end")
+        probs, q = self.analysis.policy[state], self.analysis.q_values[t][state]
+        node = self.node(f"{state}  t={t}\nreach {reach:.3g}\nV = {probs @ q:.3g}", reach)
+
+        def outcome(next_state: tuple[int, int], terminated: bool, child_reach: float) -> _Node:
+            if terminated:
+                kind = "flag" if next_state[0] == self.game.flag else "pit"
+                return self.node(f"{kind}\nreach {child_reach:.3g}", child_reach, kind)
+            return self.subtree(next_state, t + 1, child_reach)
+
+        for action, name in ((LEFT, "left"), (RIGHT, "right")):
+            # the walk-through's punchline: dJ/dpi(a|s) = P(reach s) * Q(s, a)
+            edge = f"{name} {probs[action]:.2f}\nQ {q[action]:.3g}\ndJ/dpi {reach * q[action]:.3g}"
+            action_reach = reach * probs[action]
+            transitions = self.game.P[state][action]
+            if len(transitions) == 1:
+                _, next_state, reward, terminated = transitions[0]
+                node.children.append((f"{edge}\nr {reward:+g}", outcome(next_state, terminated, action_reach)))
+                continue
+            chance = self.node("", action_reach, "chance")
+            for prob, next_state, reward, terminated in transitions:
+                how = "slip" if next_state[0] < state[0] else "up"
+                chance.children.append(
+                    (f"{how} {prob:.2f}\nr {reward:+g}", outcome(next_state, terminated, action_reach * prob))
+                )
+            node.children.append((edge, chance))
+        return node
 
 
 def _layout(node: _Node, depth: int, next_x: list[float]) -> None:
@@ -123,21 +153,25 @@ def plot_tree(
     splits a slippery step into its outcomes; every edge into a state shows the reward.
 
     :param env: an id or instance of the tree-game family
-    :param policy: anything :mod:`gym_pgtoy.exact` accepts (dict, callable, SB3 model or policy);
-        default: the walk-through's policy on PGToy-v0
+    :param policy: anything :mod:`gym_pgtoy.exact` accepts (dict, callable, SB3 model or policy made
+        for the env's spaces); default: the walk-through's policy on a hill of one cell (PGToy-v0),
+        else the uniform policy
     :param path: where to save the PNG (optional)
-    :param depth: how many decisions deep to draw (PGToy-v0 has 3)
+    :param depth: how many decisions deep to draw (PGToy-v0 has 3), an integer >= 1; the tree may
+        have at most :data:`MAX_TREE_NODES` nodes
     :param gamma: discount factor of the values shown
     :param title: the figure's title (default: the expected return)
     """
-    plt = _pyplot()
-    if policy is None:
-        policy = {(2, 1): (0.7, 0.3), (1, 0): (0.4, 0.6), (2, 0): (0.8, 0.2)}
+    depth = check_integer("depth", depth, 1, MAX_TREE_NODES)
     env = gym.make(env) if isinstance(env, str) else env
-    analysis = exact.analyze(env, policy, gamma)
     game = env.unwrapped
-    horizon = len(analysis.reach)
-    root = _build_tree(analysis, game, game.start_state, 0, 1.0, horizon, depth)
+    if not isinstance(game, SlipperyHillEnv):
+        raise TypeError(f"env must be PGToy-v0, SlipperyHill-v0 or a SlipperyHillEnv, got {env!r}")
+    if policy is None:
+        policy = exact.WALKTHROUGH_POLICY if game.hill_length == 1 else exact.uniform_policy(game.hill_length)
+    analysis = exact.analyze(env, policy, gamma)
+    root = _TreeBuilder(analysis, game, depth).subtree(game.start_state, 0, 1.0)
+    plt = _pyplot()
     _layout(root, 0, [0.0])
 
     nodes: list[_Node] = []
@@ -169,7 +203,7 @@ def plot_tree(
 
 
 def plot_learning_curves(
-    curves: dict[str, tuple[Sequence[float], Sequence[float]]],
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     optimum: float,
     path: str | Path | None = None,
     trap: float | None = 10.0,
@@ -179,7 +213,7 @@ def plot_learning_curves(
     Learning curves of the exact expected return, one per run, with the optimum drawn in.
 
     :param curves: ``{label: (timesteps, exact expected returns)}``, e.g. from
-        :class:`reinforce_sb3.analysis.diagnostics.ExactReturnCallback`
+        :class:`reinforce_sb3.analysis.learning.ExactReturnCallback`
     :param optimum: the optimal expected return (``gym_pgtoy.exact.optimal_return``)
     :param path: where to save the PNG (optional)
     :param trap: a level to mark as the trap ("always right" earns 10), or None
@@ -200,7 +234,7 @@ def plot_learning_curves(
 
 
 def plot_gradient_error(
-    errors: dict[str, tuple[Sequence[int], Sequence[float]]],
+    errors: Mapping[str, tuple[Sequence[int], Sequence[float]]],
     path: str | Path | None = None,
     title: str = "Error of one batch's gradient estimate",
 ) -> Figure:
@@ -233,7 +267,8 @@ def gradient_errors(
     seed: int = 0,
 ) -> dict[str, tuple[list[int], list[float]]]:
     """For each estimator, the mean relative error of one batch's estimate at each batch size."""
-    from reinforce_sb3.analysis.diagnostics import ESTIMATORS, compare_estimators
+    from reinforce_sb3.analysis.diagnostics import compare_estimators
+    from reinforce_sb3.analysis.estimators import ESTIMATORS
 
     estimators = ESTIMATORS if estimators is None else estimators
     errors: dict[str, tuple[list[int], list[float]]] = {e.name: ([], []) for e in estimators}
@@ -245,32 +280,51 @@ def gradient_errors(
     return errors
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m reinforce_sb3.analysis.plots", description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str = PROG) -> None:
+    """The command line (see the module docstring); bad input raises, and :func:`cli` makes it one line."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("picture", choices=["tree", "curves", "errors"])
-    parser.add_argument("--out", type=Path, required=True, help="the PNG to write")
-    parser.add_argument("--env", default="PGToy-v0")
-    parser.add_argument(
-        "--model", default=None, help="tree: a saved REINFORCE model (default: the walk-through policy)"
-    )
-    parser.add_argument("--seeds", type=int, default=5, help="curves: number of seeds")
-    parser.add_argument("--timesteps", type=int, default=20_000, help="curves: steps per run")
+    parser.add_argument("--out", type=Path, default=None, help="the PNG to write (default: <picture>.png)")
+    parser.add_argument("--env", default="PGToy-v0", help="PGToy-v0, SlipperyHill-v0 (or another id of the family)")
+    policy = parser.add_mutually_exclusive_group()
+    policy.add_argument("--model", default=None, help="tree: a saved REINFORCE model made for --env")
+    policy.add_argument("--optimal", action="store_true", help="tree: the optimal policy (gym_pgtoy.exact.solve)")
+    parser.add_argument("--depth", type=int_at_least(1), default=3, help="tree: decisions drawn")
+    parser.add_argument("--seeds", type=int_at_least(1), default=5, help="curves: number of seeds")
+    parser.add_argument("--timesteps", type=int_at_least(1), default=20_000, help="curves: steps per run")
+    parser.add_argument("--device", type=torch_device, default="cpu", help="torch device of the models")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
+    out = args.out if args.out is not None else Path(f"{args.picture}.png")
 
     from reinforce_sb3 import REINFORCE
-    from reinforce_sb3.analysis.diagnostics import learning_curves
+    from reinforce_sb3.analysis.learning import learning_curves
 
     if args.picture == "tree":
-        policy = REINFORCE.load(args.model, device="cpu") if args.model else None
-        plot_tree(args.env, policy, args.out)
+        if args.model:
+            tree_policy: Any = load_model(args.model, args.env, args.device)
+        elif args.optimal:
+            tree_policy = exact.solve(args.env).policy
+            if tree_policy is None:
+                raise ValueError(f"{args.env} has no stationary optimal policy to draw (the optimum depends on time)")
+        else:
+            tree_policy = None
+        plot_tree(args.env, tree_policy, out, depth=args.depth)
     elif args.picture == "curves":
-        curves = learning_curves(args.env, seeds=range(args.seeds), timesteps=args.timesteps)
-        plot_learning_curves(curves, exact.optimal_return(args.env), args.out)
+        optimum = exact.optimal_return(args.env)  # an env of another family fails here, before any training
+        curves = learning_curves(args.env, seeds=range(args.seeds), timesteps=args.timesteps, device=args.device)
+        plot_learning_curves(curves, optimum, out)
     else:
-        model = REINFORCE("MlpPolicy", args.env, seed=0, device="cpu", policy_kwargs=dict(ortho_init=False))
-        plot_gradient_error(gradient_errors(model, args.env), args.out)
-    print(f"wrote {args.out}")
+        kwargs = {"seed": 0, "device": args.device, "policy_kwargs": {"ortho_init": False}}
+        model = REINFORCE("MlpPolicy", args.env, **kwargs)
+        plot_gradient_error(gradient_errors(model, args.env), out)
+    print(f"wrote {out}")
+
+
+def cli(argv: list[str] | None = None, prog: str = PROG) -> None:
+    """``main`` as a command-line tool: bad input is one line on stderr and exit status 2 (see :mod:`gym_pgtoy.cli`)."""
+    run_cli(lambda args: main(args, prog), prog, argv)
 
 
 if __name__ == "__main__":
-    main()
+    cli()

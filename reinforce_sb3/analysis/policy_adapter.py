@@ -24,7 +24,8 @@ def _sb3_policy(policy: Any) -> BasePolicy | None:
     return candidate if isinstance(candidate, BasePolicy) else None
 
 
-def _check_spaces(policy: BasePolicy, observation_space: spaces.Space, action_space: spaces.Space) -> None:
+def check_spaces(policy: Any, observation_space: spaces.Space[Any], action_space: spaces.Space[Any]) -> None:
+    """A ``ValueError`` unless the SB3 policy (or model) was made for these spaces: the same game variant."""
     if policy.observation_space != observation_space or policy.action_space != action_space:
         raise ValueError(
             f"policy was made for observation_space={policy.observation_space} and action_space="
@@ -47,13 +48,13 @@ def _torch_probabilities(policy: BasePolicy) -> Callable[[np.ndarray], th.Tensor
 
 
 def probability_fn(
-    policy: Any, observation_space: spaces.Space, action_space: spaces.Space
+    policy: Any, observation_space: spaces.Space[Any], action_space: spaces.Space[Any]
 ) -> Callable[[np.ndarray], np.ndarray] | None:
     """``obs -> (p_left, p_right)`` in numpy for an SB3 model or policy; None for anything else."""
     sb3_policy = _sb3_policy(policy)
     if sb3_policy is None:
         return None
-    _check_spaces(sb3_policy, observation_space, action_space)
+    check_spaces(sb3_policy, observation_space, action_space)
     probabilities = _torch_probabilities(sb3_policy)
 
     def numpy_probabilities(obs: np.ndarray) -> np.ndarray:
@@ -67,8 +68,8 @@ def surrogate_objective(
     policy: Any,
     observations: np.ndarray,
     weights: np.ndarray,
-    observation_space: spaces.Space,
-    action_space: spaces.Space,
+    observation_space: spaces.Space[Any],
+    action_space: spaces.Space[Any],
 ) -> th.Tensor | None:
     """
     ``sum_i weights[i] . pi(. | observations[i])`` as a differentiable scalar: for an SB3 model or
@@ -76,7 +77,7 @@ def surrogate_objective(
     """
     sb3_policy = _sb3_policy(policy)
     if sb3_policy is not None:
-        _check_spaces(sb3_policy, observation_space, action_space)
+        check_spaces(sb3_policy, observation_space, action_space)
         function: Callable[[np.ndarray], Any] = _torch_probabilities(sb3_policy)
     elif callable(policy):
         function = policy

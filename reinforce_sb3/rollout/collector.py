@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch as th
 from gymnasium import spaces
@@ -38,7 +40,7 @@ class EpisodeCollector:
     """
 
     def __init__(
-        self, observation_space: spaces.Space, action_space: spaces.Space, n_envs: int, n_episodes: int
+        self, observation_space: spaces.Space[Any], action_space: spaces.Space[Any], n_envs: int, n_episodes: int
     ) -> None:
         self.buffer = EpisodeBuffer(observation_space, action_space, n_envs)
         self.n_envs = n_envs
@@ -94,12 +96,13 @@ class EpisodeCollector:
         if self.actor is not None and self.rng is not None:
             return self.actor.sample(obs, self.rng)  # type: ignore[arg-type]  # the actor exists for array observations only
         with th.no_grad():
-            return policy(obs_as_tensor(obs, policy.device)).cpu().numpy()  # type: ignore[arg-type]  # dict obs are fine too
+            actions: np.ndarray = policy(obs_as_tensor(obs, policy.device)).cpu().numpy()  # type: ignore[arg-type]  # dict obs are fine too
+        return actions
 
     def step(self, env: VecEnv, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
         """Step the ``active`` envs (all of them, for a VecEnv that cannot pause)."""
         if can_pause(env):
-            return step_active(env, actions, active)  # type: ignore[arg-type]  # can_pause: a DummyVecEnv
+            return step_active(env, actions, active)
         return env.step(actions)
 
     def record(

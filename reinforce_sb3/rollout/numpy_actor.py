@@ -12,6 +12,7 @@ sampled in torch, so the choice never changes what is learned, only how fast.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch as th
@@ -25,6 +26,8 @@ from stable_baselines3.common.distributions import (
 from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from torch import nn
+
+from reinforce_sb3.policies import REINFORCEPolicy
 
 Activation = Callable[[np.ndarray], np.ndarray]
 
@@ -68,10 +71,10 @@ class NumpyActor:
 
     def __init__(
         self,
-        observation_space: spaces.Space,
+        observation_space: spaces.Space[Any],
         layers: list[tuple[np.ndarray, np.ndarray] | Activation],
         distribution: str,
-        action_space: spaces.Space,
+        action_space: spaces.Space[Any],
         log_std: np.ndarray | None = None,
     ) -> None:
         self.observation_space = observation_space
@@ -89,13 +92,13 @@ class NumpyActor:
             self._splits = np.cumsum(action_space.nvec.ravel())[:-1]
 
     @classmethod
-    def from_policy(cls, policy: th.nn.Module) -> NumpyActor | None:
+    def from_policy(cls, policy: REINFORCEPolicy) -> NumpyActor | None:
         """A numpy copy of ``policy``'s actor, or None if ``policy`` is not an MLP on flat observations on the CPU."""
         parameters = list(policy.parameters())
         if parameters and parameters[0].device.type != "cpu":
             return None
         observation_space = policy.observation_space
-        if type(policy.features_extractor) is not FlattenExtractor:  # type: ignore[attr-defined]
+        if type(policy.features_extractor) is not FlattenExtractor:
             return None
         if not isinstance(observation_space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)):
             return None
@@ -107,12 +110,12 @@ class NumpyActor:
             DiagGaussianDistribution: "gaussian",
             BernoulliDistribution: "bernoulli",
         }
-        distribution = distributions.get(type(policy.action_dist))  # type: ignore[attr-defined]
-        if distribution is None or not isinstance(policy.action_net, nn.Linear):  # type: ignore[attr-defined]
+        distribution = distributions.get(type(policy.action_dist))
+        if distribution is None or not isinstance(policy.action_net, nn.Linear):
             return None
 
         layers: list[tuple[np.ndarray, np.ndarray] | Activation] = []
-        for module in [*policy.latent_net, policy.action_net]:  # type: ignore[attr-defined]
+        for module in [*policy.latent_net, policy.action_net]:
             if isinstance(module, nn.Linear):
                 weight = module.weight.detach().numpy().T.astype(np.float32)
                 bias = (th.zeros(module.out_features) if module.bias is None else module.bias.detach()).numpy()
@@ -122,7 +125,9 @@ class NumpyActor:
                 if activation is None:
                     return None
                 layers.append(activation)
-        log_std = policy.log_std.detach().numpy() if distribution == "gaussian" else None  # type: ignore[attr-defined]
+        log_std = policy.log_std.detach().numpy() if distribution == "gaussian" else None
+        if policy.action_space.shape is None:
+            return None
         return cls(observation_space, layers, distribution, policy.action_space, log_std)
 
     def features(self, obs: np.ndarray) -> np.ndarray:
@@ -153,10 +158,11 @@ class NumpyActor:
         elif self.distribution == "multi_categorical":
             actions = np.stack([_categorical(logits, rng) for logits in np.split(params, self._splits, axis=1)], axis=1)
         elif self.distribution == "gaussian":
+            assert self.std is not None  # a Gaussian actor has its standard deviation
             actions = params + self.std * rng.standard_normal(params.shape, dtype=np.float32)
         else:
             actions = (rng.random(params.shape, dtype=np.float32) < _sigmoid(params)).astype(np.float32)
-        return actions.reshape((-1, *self.action_space.shape))
+        return actions.reshape((-1, *(self.action_space.shape or ())))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -168,4 +174,5 @@ def _categorical(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One sample per row of ``logits``, by inverting the cumulative distribution."""
     cumulative = np.exp(logits - logits.max(axis=1, keepdims=True)).cumsum(axis=1)
     thresholds = rng.random((len(logits), 1)) * cumulative[:, -1:]
-    return np.minimum((cumulative <= thresholds).sum(axis=1), logits.shape[1] - 1).astype(np.int64)
+    samples: np.ndarray = np.minimum((cumulative <= thresholds).sum(axis=1), logits.shape[1] - 1)
+    return samples.astype(np.int64)

@@ -5,8 +5,13 @@ The zoo has no plugin hook for algorithms; its maintainers point to inserting in
 ``HYPERPARAMS_CONVERTER``) before the zoo's own entry points run. :func:`run` does that,
 imports ``gym_pgtoy`` so its env ids resolve, uses the hyperparameter file shipped in this
 package for ``--algo reinforce`` unless ``--conf-file`` is given, and then runs the zoo's
-script with every one of its flags. Bad input ends with the zoo's message or a one-line
-error, not a traceback.
+script with every one of its flags.
+
+As command-line tools (:func:`cli`: ``python -m reinforce_sb3.zoo.train`` and its aliases),
+whatever the zoo raises ends in one line on stderr, ``<prog>: error: <ExceptionType>: <message>``,
+with exit status 2, as argparse's own errors do; ``--debug`` shows the traceback instead (see
+:mod:`gym_pgtoy.cli`). A YAML ``--conf-file`` is checked before the zoo reads it: it must map env
+ids to hyperparameters.
 
 The zoo is an optional extra: ``pip install "reinforce-sb3[zoo]"``.
 """
@@ -21,13 +26,15 @@ from typing import Any
 
 from torch import nn
 
+from gym_pgtoy.cli import run_cli
+
 HYPERPARAMS_FILE = Path(__file__).parent / "hyperparams" / "reinforce.yml"
 
 NET_ARCHS = {"tiny": [64], "small": [64, 64], "medium": [256, 256]}
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
-def sample_reinforce_params(trial: Any, n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
+def sample_reinforce_params(trial: Any, n_actions: int, n_envs: int, additional_args: dict[str, Any]) -> dict[str, Any]:
     """
     Optuna sampler for REINFORCE hyperparameters (the zoo's ``HYPERPARAMS_SAMPLER`` signature).
 
@@ -73,8 +80,8 @@ def register() -> None:
         import rl_zoo3
         from rl_zoo3 import hyperparams_opt
     except ImportError as error:
-        raise SystemExit(
-            f"The zoo scripts need the optional extra: pip install 'reinforce-sb3[zoo]' ({error})"
+        raise ImportError(
+            f"the zoo scripts need the optional extra: pip install 'reinforce-sb3[zoo]' ({error})"
         ) from error
 
     import gym_pgtoy  # noqa: F401  (registers PGToy-v0 and SlipperyHill-v0)
@@ -85,35 +92,70 @@ def register() -> None:
     hyperparams_opt.HYPERPARAMS_CONVERTER["reinforce"] = convert_reinforce_params
 
 
+def _option(argv: list[str], *flags: str) -> str | None:
+    """The value given to the first of ``flags`` on the command line (``--flag value`` or ``--flag=value``)."""
+    for flag, value in itertools.pairwise(argv):
+        if flag in flags:
+            return value
+    return next((arg.split("=", 1)[1] for arg in argv if arg.split("=", 1)[0] in flags and "=" in arg), None)
+
+
 def with_default_config(argv: list[str]) -> list[str]:
     """``argv`` plus ``--conf-file <shipped reinforce.yml>`` for ``--algo reinforce`` when no config is given."""
-    algo = next((value for flag, value in itertools.pairwise(argv) if flag == "--algo"), None)
-    algo = algo or next((arg.split("=", 1)[1] for arg in argv if arg.startswith("--algo=")), None)
     has_config = any(arg in ("-conf", "--conf-file") or arg.startswith("--conf-file=") for arg in argv)
-    if algo == "reinforce" and not has_config:
+    if _option(argv, "--algo") == "reinforce" and not has_config:
         return [*argv, "--conf-file", str(HYPERPARAMS_FILE)]
     return argv
 
 
-def run(script: str, argv: list[str] | None = None) -> None:
+def check_conf_file(path: str) -> None:
+    """A ``ValueError`` unless the YAML file at ``path`` maps env ids to hyperparameter mappings, as the zoo needs.
+
+    Python configs (``.py`` files and modules) are left to the zoo.
+    """
+    import yaml
+
+    if not path.endswith((".yml", ".yaml")):
+        return
+    with open(path) as file:  # a missing file: FileNotFoundError
+        content = yaml.safe_load(file)  # malformed YAML: yaml's own error
+    if not isinstance(content, dict) or not content:
+        raise ValueError(f"--conf-file {path} must map env ids to hyperparameters, but it holds {content!r}")
+    for env_id, hyperparams in content.items():
+        if not isinstance(hyperparams, dict):
+            raise ValueError(f"--conf-file {path}: the entry of {env_id} must map names to values, got {hyperparams!r}")
+
+
+def run(script: str, argv: list[str] | None = None, prog: str | None = None) -> None:
     """Run the zoo's ``rl_zoo3.<script>`` as ``python -m rl_zoo3.<script>`` would, with REINFORCE registered.
+
+    Errors propagate as the zoo raises them; :func:`cli` makes them one line.
 
     :param script: ``"train"``, ``"enjoy"`` or ``"record_video"``
     :param argv: the command-line arguments (default: ``sys.argv[1:]``)
+    :param prog: the program name in the zoo's messages (default: ``python -m reinforce_sb3.zoo.<script>``)
     """
     register()
-    import yaml
-
     argv = sys.argv[1:] if argv is None else argv
     if script == "train":
         argv = with_default_config(argv)
+        conf_file = _option(argv, "-conf", "--conf-file")
+        if conf_file is not None:
+            check_conf_file(conf_file)
     old_argv = sys.argv
-    sys.argv = [f"python -m reinforce_sb3.{script}", *argv]
+    sys.argv = [prog or f"python -m reinforce_sb3.zoo.{script}", *argv]
     try:
         runpy.run_module(f"rl_zoo3.{script}", run_name="__main__", alter_sys=False)
-    except (ValueError, TypeError, KeyError, AssertionError, FileNotFoundError, yaml.YAMLError) as error:
-        # The zoo reports bad input (unknown env, missing or malformed hyperparameters, no trained
-        # agent) by raising deep inside; show the message alone.
-        raise SystemExit(f"{sys.argv[0]}: error: {type(error).__name__}: {error}") from error
     finally:
         sys.argv = old_argv
+
+
+def cli(script: str, prog: str | None = None, argv: list[str] | None = None) -> None:
+    """:func:`run` as a command-line tool: anything the zoo raises is one line on stderr and exit status 2.
+
+    :param script: ``"train"``, ``"enjoy"`` or ``"record_video"``
+    :param prog: how the tool was invoked (default: ``python -m reinforce_sb3.zoo.<script>``)
+    :param argv: the command-line arguments (default: ``sys.argv[1:]``); ``--debug`` shows tracebacks
+    """
+    prog = prog or f"python -m reinforce_sb3.zoo.{script}"
+    run_cli(lambda args: run(script, args, prog), prog, argv)

@@ -1,9 +1,9 @@
 """``python -m reinforce_sb3.zoo.enjoy``: RL Baselines3 Zoo's ``enjoy`` script, with ``--algo reinforce`` available.
 
-Every flag of ``python -m rl_zoo3.enjoy`` works the same; see :mod:`reinforce_sb3.zoo`.
+Every flag of ``python -m rl_zoo3.enjoy`` works the same, plus ``--debug``; see :mod:`reinforce_sb3.zoo`.
 """
 
-from reinforce_sb3.zoo import run
+from reinforce_sb3.zoo import cli
 
 if __name__ == "__main__":
-    run("enjoy")
+    cli("enjoy")
