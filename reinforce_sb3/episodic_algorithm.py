@@ -8,6 +8,7 @@ hyperparameters.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import pathlib
@@ -15,6 +16,7 @@ import sys
 import time
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import numpy as np
@@ -33,6 +35,21 @@ from reinforce_sb3.policies import REINFORCEPolicy
 from reinforce_sb3.rollout import EpisodeCollector
 from reinforce_sb3.validation import CheckedSchedule
 
+
+@contextlib.contextmanager
+def _torch_threads(n_threads: int | None) -> Iterator[None]:
+    """Run the block with ``n_threads`` torch intra-op threads (None: as set), then restore torch's setting."""
+    if n_threads is None:
+        yield
+        return
+    previous = th.get_num_threads()
+    th.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        th.set_num_threads(previous)
+
+
 SelfEpisodicAlgorithm = TypeVar("SelfEpisodicAlgorithm", bound="EpisodicAlgorithm")
 
 
@@ -49,6 +66,7 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
     policy: REINFORCEPolicy
     collector: EpisodeCollector
     n_episodes: int
+    torch_threads: int | None = None
 
     def _get_policy_from_name(self, policy_name: str) -> type[BasePolicy]:
         if policy_name not in self.policy_aliases:
@@ -151,6 +169,18 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
         :param progress_bar: Display a progress bar using tqdm and rich.
         :return: the trained model
         """
+        with _torch_threads(self.torch_threads if self.device.type == "cpu" else None):
+            return self._learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
+
+    def _learn(
+        self: SelfEpisodicAlgorithm,
+        total_timesteps: int,
+        callback: MaybeCallback,
+        log_interval: int,
+        tb_log_name: str,
+        reset_num_timesteps: bool,
+        progress_bar: bool,
+    ) -> SelfEpisodicAlgorithm:
         iteration = 0
         fresh_start = reset_num_timesteps or self._last_obs is None
         total_timesteps, callback = self._setup_learn(

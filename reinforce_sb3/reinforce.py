@@ -56,6 +56,10 @@ class REINFORCE(EpisodicAlgorithm):
     :param vf_coef: Value function coefficient in the loss (``baseline="value"`` only)
     :param ent_coef: Entropy coefficient for the loss calculation
     :param max_grad_norm: The maximum norm for gradient clipping, None for no clipping
+    :param torch_threads: The number of threads torch uses while ``learn`` runs on the CPU
+        (torch's setting is restored afterwards); None leaves torch's setting alone. REINFORCE's
+        batches are small, and torch's default of one thread per core makes them several
+        times slower as soon as anything else runs on the machine; raise it for large CNN policies.
     :param stats_window_size: Window size for the rollout logging, specifying the number of
         episodes to average the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -93,6 +97,7 @@ class REINFORCE(EpisodicAlgorithm):
         vf_coef: float = 0.5,
         ent_coef: float = 0.0,
         max_grad_norm: float | None = None,
+        torch_threads: int | None = 1,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         monitor_wrapper: bool = True,
@@ -128,6 +133,7 @@ class REINFORCE(EpisodicAlgorithm):
         self.vf_coef = vf_coef
         self.ent_coef = ent_coef
         self.max_grad_norm = max_grad_norm
+        self.torch_threads = torch_threads
         if self.env is not None and n_episodes < self.n_envs:
             warnings.warn(
                 f"n_episodes={n_episodes} is smaller than the number of envs ({self.n_envs}): "

@@ -96,6 +96,7 @@ HYPERPARAMETERS: dict[str, Callable[[str, Any], Any]] = {
     "vf_coef": partial(check_number, minimum=0.0),
     "ent_coef": check_number,
     "max_grad_norm": _optional_positive,
+    "torch_threads": lambda name, value: None if value is None else check_int(name, value),
 }
 """REINFORCE's own hyperparameters and their checks (the learning rate is a :class:`CheckedSchedule`)."""
 
