@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from gymnasium import spaces
 
-from reinforce_sb3.estimator import discounted_returns, episode_returns
+from reinforce_sb3.estimator import discounted_returns, episode_returns, latest_starts
 
 
 class EpisodeBatch(NamedTuple):
@@ -16,6 +16,10 @@ class EpisodeBatch(NamedTuple):
     observations: np.ndarray | dict[str, np.ndarray]
     actions: np.ndarray
     returns: np.ndarray
+    episode_ids: np.ndarray
+    """Each step's episode, numbered ``0 .. n_episodes - 1``."""
+    timesteps: np.ndarray
+    """Each step's time since the start of its episode."""
 
 
 class EpisodeBuffer:
@@ -124,10 +128,14 @@ class EpisodeBuffer:
             }
         else:
             observations = self.arrays["obs"][: self.pos][mask]
+        first_steps = latest_starts(self.arrays["episode_starts"][: self.pos])
+        episode_keys = first_steps * self.n_envs + np.arange(self.n_envs)
         return EpisodeBatch(
             observations=observations,
             actions=self.arrays["actions"][: self.pos][mask],
             returns=returns[mask],
+            episode_ids=np.unique(episode_keys[mask], return_inverse=True)[1].astype(np.int64),
+            timesteps=(np.arange(self.pos)[:, None] - first_steps)[mask].astype(np.int64),
         )
 
     def _check_finite(self, mask: np.ndarray, returns: np.ndarray) -> None:

@@ -14,9 +14,9 @@ import torch.nn.functional as F  # noqa: N812
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import PyTorchObs
 
-Baseline = Literal["none", "mean", "value"]
+Baseline = Literal["none", "mean", "value", "leave_one_out"]
 LossReduction = Literal["mean", "episodes"]
-BASELINES: tuple[Baseline, ...] = ("none", "mean", "value")
+BASELINES: tuple[Baseline, ...] = ("none", "mean", "value", "leave_one_out")
 LOSS_REDUCTIONS: tuple[LossReduction, ...] = ("mean", "episodes")
 
 
@@ -41,6 +41,13 @@ def discounted_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> 
     return returns
 
 
+def latest_starts(episode_starts: np.ndarray) -> np.ndarray:
+    """For every ``(step, env)``, the step at which its episode started (0 before an env's first start)."""
+    starts = np.asarray(episode_starts, dtype=bool)
+    steps = np.arange(len(starts)).reshape(-1, *([1] * (starts.ndim - 1)))
+    return np.maximum.accumulate(np.where(starts, steps, 0), axis=0)
+
+
 def episode_returns(returns: np.ndarray, episode_starts: np.ndarray) -> np.ndarray:
     """
     Every step's whole-episode return ``G_0``: the reward-to-go of its episode's first step.
@@ -49,11 +56,7 @@ def episode_returns(returns: np.ndarray, episode_starts: np.ndarray) -> np.ndarr
     :param episode_starts: whether each step is the first of its episode, same shape (steps
         before an env's first episode start take that first step's value)
     """
-    starts = np.asarray(episode_starts, dtype=bool)
-    # index of the latest start at or before each step (0 if none yet)
-    steps = np.arange(len(returns))[:, None]
-    latest_start = np.maximum.accumulate(np.where(starts, steps, 0), axis=0)
-    return np.take_along_axis(returns, latest_start, axis=0)
+    return np.take_along_axis(returns, latest_starts(episode_starts), axis=0)
 
 
 def standardize(weights: th.Tensor) -> th.Tensor:
@@ -67,13 +70,51 @@ def standardize(weights: th.Tensor) -> th.Tensor:
     )
 
 
-def advantages(returns: th.Tensor, baseline: Baseline, values: th.Tensor | None = None) -> th.Tensor:
+def leave_one_out_baseline(
+    returns: th.Tensor, episode_ids: th.Tensor, timesteps: th.Tensor, n_episodes: int, reward_to_go: bool = True
+) -> th.Tensor:
     """
-    The returns less the baseline: ``G - 0``, ``G - mean(G)`` or ``G - V(s)`` (values detached).
+    Each step's baseline from the *other* episodes of the batch (Kool et al., 2019), unbiased
+    because it does not depend on the step's own episode:
+
+    - ``reward_to_go``: ``b_i(t) = sum_{j != i} G_j(t) / (N - 1)``, the mean of the other
+      episodes' returns-to-go from the same time step (``G_j(t) = 0`` once episode j has ended);
+    - otherwise: ``b_i = sum_{j != i} G_j / (N - 1)``, the mean of the other episodes' returns.
+
+    :param returns: one return per step (reward-to-go, or the episode's return at every step)
+    :param episode_ids: the episode of each step, ``0 .. n_episodes - 1``
+    :param timesteps: each step's time since the start of its episode
+    :param n_episodes: N, the number of episodes in the batch (zeros for N = 1: no other episode)
+    :param reward_to_go: which of the two forms above
+    """
+    if n_episodes < 2:
+        return th.zeros_like(returns)
+    if reward_to_go:
+        totals = th.zeros(int(timesteps.max()) + 1, dtype=returns.dtype, device=returns.device)
+        per_step = totals.index_add(0, timesteps, returns)[timesteps]
+    else:
+        firsts = timesteps == 0
+        episode_totals = th.zeros(n_episodes, dtype=returns.dtype, device=returns.device)
+        episode_totals = episode_totals.index_add(0, episode_ids[firsts], returns[firsts])
+        per_step = episode_totals.sum().expand_as(returns)
+    return (per_step - returns) / (n_episodes - 1)
+
+
+def advantages(
+    returns: th.Tensor,
+    baseline: Baseline,
+    values: th.Tensor | None = None,
+    leave_one_out: th.Tensor | None = None,
+) -> th.Tensor:
+    """
+    The returns less the baseline: ``G - 0``, ``G - mean(G)``, ``G - V(s)`` (values detached) or
+    ``G - b`` with the leave-one-out baseline ``b`` of :func:`leave_one_out_baseline`.
 
     :param returns: one Monte-Carlo return per step
-    :param baseline: "none", "mean" (the batch's mean return) or "value" (``values``)
+    :param baseline: "none", "mean" (the batch's mean return), "value" (``values``) or
+        "leave_one_out" (``leave_one_out``)
     :param values: the learned state values, for ``baseline="value"``
+    :param leave_one_out: the leave-one-out baseline, for ``baseline="leave_one_out"``
     """
     if baseline == "mean":
         return returns - returns.mean()
@@ -81,6 +122,10 @@ def advantages(returns: th.Tensor, baseline: Baseline, values: th.Tensor | None 
         if values is None:
             raise ValueError("baseline='value' needs values")
         return returns - values.detach()
+    if baseline == "leave_one_out":
+        if leave_one_out is None:
+            raise ValueError("baseline='leave_one_out' needs the leave-one-out baseline")
+        return returns - leave_one_out
     return returns
 
 
@@ -103,6 +148,9 @@ def reinforce_loss(
     loss_reduction: LossReduction = "mean",
     baseline: Baseline = "none",
     ratio_form: bool = False,
+    episode_ids: th.Tensor | None = None,
+    timesteps: th.Tensor | None = None,
+    reward_to_go: bool = True,
 ) -> Losses:
     """
     REINFORCE's loss terms for a batch of steps from ``n_episodes`` complete episodes.
@@ -119,14 +167,23 @@ def reinforce_loss(
     :param n_episodes: the number of episodes in the batch
     :param normalize_returns: standardise the weights (zeros if they are all equal)
     :param loss_reduction: "mean" over steps, or "episodes": sum over steps / ``n_episodes``
-    :param baseline: "none", "mean" or "value" (see :func:`advantages`)
+    :param baseline: "none", "mean", "value" or "leave_one_out" (see :func:`advantages`)
     :param ratio_form: weight ``pi / pi.detach()`` instead of ``log pi``: the likelihood-ratio form,
         whose gradient is the same (``grad pi / pi = grad log pi``); for teaching and checking
+    :param episode_ids: each step's episode (``0 .. n_episodes - 1``), for ``baseline="leave_one_out"``
+    :param timesteps: each step's time in its episode, for ``baseline="leave_one_out"``
+    :param reward_to_go: whether ``returns`` are returns-to-go (else whole-episode returns), for
+        ``baseline="leave_one_out"``
     """
     values = None
     if baseline == "value":
         values = policy.predict_values(observations).flatten()  # type: ignore[operator]  # SB3 critics: (batch, 1)
-    weights = advantages(returns, baseline, values)
+    leave_one_out = None
+    if baseline == "leave_one_out":
+        if episode_ids is None or timesteps is None:
+            raise ValueError("baseline='leave_one_out' needs episode_ids and timesteps")
+        leave_one_out = leave_one_out_baseline(returns, episode_ids, timesteps, n_episodes, reward_to_go)
+    weights = advantages(returns, baseline, values, leave_one_out)
     if normalize_returns:
         weights = standardize(weights)
 

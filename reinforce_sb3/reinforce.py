@@ -51,8 +51,10 @@ class REINFORCE(EpisodicAlgorithm):
     :param loss_reduction: "mean" averages the per-step terms over the batch's steps;
         "episodes" sums them and divides by the number of episodes (the textbook estimator)
     :param baseline: What is subtracted from the returns: "none"; "mean", the batch's mean
-        return (biased by O(1/n_episodes), since each return is part of it); or "value", a
-        state-value network (in the policy, saved with it) regressed on the returns
+        return (biased by a factor of about ``1 - 1/n_episodes``, since each return is part of
+        it); "leave_one_out", for each episode the mean return (-to-go, at the same time step)
+        of the batch's *other* episodes, unbiased (Kool et al., 2019); or "value", a state-value
+        network (in the policy, saved with it) regressed on the returns
     :param vf_coef: Value function coefficient in the loss (``baseline="value"`` only)
     :param ent_coef: Entropy coefficient for the loss calculation
     :param max_grad_norm: The maximum norm for gradient clipping, None for no clipping
@@ -181,6 +183,9 @@ class REINFORCE(EpisodicAlgorithm):
             normalize_returns=self.normalize_returns,
             loss_reduction=self.loss_reduction,
             baseline=self.baseline,
+            episode_ids=th.as_tensor(batch.episode_ids, device=self.device),
+            timesteps=th.as_tensor(batch.timesteps, device=self.device),
+            reward_to_go=self.reward_to_go,
         )
         loss = losses.policy_loss + self.ent_coef * losses.entropy_loss
         if losses.value_loss is not None:

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import torch as th
 from torch import nn
 
 from gym_pgtoy.cli import run_cli
@@ -126,6 +127,16 @@ def check_conf_file(path: str) -> None:
             raise ValueError(f"--conf-file {path}: the entry of {env_id} must map names to values, got {hyperparams!r}")
 
 
+def check_device(device: str | None) -> None:
+    """A ``ValueError`` unless ``device`` is None, ``auto`` or a torch device string (the zoo passes it to SB3)."""
+    if device is None or device == "auto":
+        return
+    try:
+        th.device(device)
+    except RuntimeError:
+        raise ValueError(f"--device must be a torch device such as auto, cpu, cuda or cuda:0, got {device!r}") from None
+
+
 def run(script: str, argv: list[str] | None = None, prog: str | None = None) -> None:
     """Run the zoo's ``rl_zoo3.<script>`` as ``python -m rl_zoo3.<script>`` would, with REINFORCE registered.
 
@@ -137,6 +148,7 @@ def run(script: str, argv: list[str] | None = None, prog: str | None = None) -> 
     """
     register()
     argv = sys.argv[1:] if argv is None else argv
+    check_device(_option(argv, "--device"))
     if script == "train":
         argv = with_default_config(argv)
         conf_file = _option(argv, "-conf", "--conf-file")
