@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test test-fast lint format
+.PHONY: install train test test-fast lint type format
 
 install: $(STAMP)
 
@@ -19,6 +19,7 @@ train: $(STAMP)
 # the whole suite, slow learning checks included (a few minutes on 2 cores)
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 # without the tests marked slow
@@ -28,6 +29,11 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# type-check the packages (strict on the core; configuration in pyproject.toml)
+type: $(STAMP)
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
