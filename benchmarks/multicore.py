@@ -1,0 +1,346 @@
+"""REINFORCE on several cores: wasted steps with subprocesses and VecNormalize, and the speed-up of a slow env.
+
+One torch thread, CPU, workers started with ``fork`` (their start is not timed). Three sections:
+
+- ``waste``: CartPole-v1 from scratch with the default ``n_episodes`` (8) at 8 and 32 envs: the share
+  of env steps used in no batch, for :class:`~reinforce_sb3.PausableSubprocVecEnv` and ``VecNormalize``
+  over a DummyVecEnv and over a PausableSubprocVecEnv (waiting envs are paused), beside SB3's
+  ``SubprocVecEnv`` alone and under VecNormalize (every env steps at every step).
+- ``speedup``: a CartPole-v1 whose every step also does a fixed amount of pure-Python work (about
+  1 ms of CPU, calibrated at start), REINFORCE with its defaults: batch steps per second of
+  ``learn()`` on a PausableSubprocVecEnv with 1, 2, 4 and 8 workers, on SB3's SubprocVecEnv (lockstep:
+  only the used steps count) and on a DummyVecEnv with as many envs, and the speed-up over the
+  DummyVecEnv beside the ideal one (``min(workers, cores)``: the env's work spread over the cores).
+- ``overhead``: plain CartPole-v1 (a cheap env, where processes cost more than they save), 8 envs:
+  env steps per second of REINFORCE (PausableSubprocVecEnv), of A2C (SB3's SubprocVecEnv) and of
+  random actions with no policy (SB3's SubprocVecEnv: what the processes cost alone), each beside
+  the same loop on a DummyVecEnv.
+
+Speeds are the median of ``--repeats`` measurements, interleaved so that a slow spell of the machine
+(it is shared) does not fall on one configuration only; the load average is printed with the tables.
+
+    python -m benchmarks.multicore
+    python -m benchmarks.multicore --plot docs/multicore_speedup.png
+    python -m benchmarks.multicore --sections speedup --updates 4 --repeats 1
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3 import A2C
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
+
+from benchmarks.common import BatchRecorder, parser, positive_float, report, table
+from gym_pgtoy.cli import int_at_least
+from reinforce_sb3 import REINFORCE
+from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv
+
+SECTIONS = ("waste", "speedup", "overhead")
+WORKERS = (1, 2, 4, 8)
+START = {"start_method": "fork"}  # workers start in a fraction of a second (the start is never timed)
+CLASSES: dict[str, type[VecEnv]] = {
+    "DummyVecEnv": DummyVecEnv,
+    "SubprocVecEnv": SubprocVecEnv,
+    "PausableSubprocVecEnv": PausableSubprocVecEnv,
+}
+
+
+def make_env(kind: str, n_envs: int, env_id: str | Callable[..., gym.Env] = "CartPole-v1") -> VecEnv:
+    """``kind``: a key of :data:`CLASSES`, or ``VecNormalize(<key>)``; seed 0."""
+    inner = kind.removeprefix("VecNormalize(").rstrip(")")
+    env = make_vec_env(
+        env_id,
+        n_envs=n_envs,
+        seed=0,
+        vec_env_cls=CLASSES[inner],  # type: ignore[arg-type]  # make_vec_env's annotation lists SB3's two classes
+        vec_env_kwargs=START if inner != "DummyVecEnv" else None,
+    )
+    return VecNormalize(env) if kind.startswith("VecNormalize") else env
+
+
+def reinforce(env: VecEnv) -> REINFORCE:
+    """REINFORCE with its defaults (8 episodes per batch), seed 0, on the CPU."""
+    with warnings.catch_warnings():  # 8 episodes on 32 envs: 24 envs idle, as the waste table shows
+        warnings.simplefilter("ignore")
+        return REINFORCE("MlpPolicy", env, seed=0, device="cpu")
+
+
+def waste(steps: int, envs: tuple[int, ...] = (8, 32)) -> str:
+    """Section ``waste``: the share of env steps in no batch (one run each, steps counted to the last update)."""
+    kinds = [
+        ("PausableSubprocVecEnv", "paused"),
+        ("VecNormalize(DummyVecEnv)", "paused"),
+        ("VecNormalize(PausableSubprocVecEnv)", "paused"),
+        ("SubprocVecEnv", "lockstep"),
+        ("VecNormalize(SubprocVecEnv)", "lockstep"),
+    ]
+    rows = []
+    for n_envs in envs:
+        for kind, stepping in kinds:
+            env = make_env(kind, n_envs)
+            try:
+                recorder = BatchRecorder()
+                reinforce(env).learn(steps, callback=recorder)
+            finally:
+                env.close()
+            rows.append(
+                [
+                    str(n_envs),
+                    kind,
+                    stepping,
+                    str(recorder.updates),
+                    f"{recorder.taken:,}",
+                    f"{1 - recorder.used / max(recorder.taken, 1):.1%}",
+                ]
+            )
+    header = ["n_envs", "VecEnv", "stepping", "updates", "steps taken", "waste"]
+    return f"CartPole-v1, default n_episodes=8, {steps:,} steps from scratch\n\n{table(header, rows)}"
+
+
+def burn(work: int) -> int:
+    """A fixed amount of pure-Python work (``work`` steps of a linear congruential generator)."""
+    x = 1
+    for _ in range(work):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+    return x
+
+
+class SlowStep(gym.Wrapper):
+    """Burns ``work`` units of CPU (see :func:`burn`) at every step: a stand-in for an expensive simulator."""
+
+    def __init__(self, env: gym.Env, work: int) -> None:
+        super().__init__(env)
+        self.work = work
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        burn(self.work)
+        return self.env.step(action)
+
+
+def slow_cartpole(work: int) -> gym.Env:
+    """CartPole-v1 that burns ``work`` units of CPU per step."""
+    return SlowStep(gym.make("CartPole-v1"), work)
+
+
+def calibrate(milliseconds: float) -> int:
+    """The work units that take ``milliseconds`` of CPU here (the fastest of several tries, to skip others' load)."""
+    units = 20_000
+    seconds = min(_cpu_seconds(lambda: burn(units)) for _ in range(7))
+    return max(1, round(units * milliseconds / 1000 / seconds))
+
+
+def _cpu_seconds(run: Callable[[], object]) -> float:
+    start = time.thread_time()
+    run()
+    return time.thread_time() - start
+
+
+class StopAfter(BaseCallback):
+    """Stops learn() at the first step after ``updates`` updates; counts the steps of those batches."""
+
+    def __init__(self, updates: int) -> None:
+        super().__init__()
+        self.updates = updates
+        self.used = 0
+
+    def _on_rollout_end(self) -> None:
+        assert isinstance(self.model, REINFORCE)
+        if self.model.collector.complete:  # about to be an update: its batch counts
+            self.used += self.model.collector.buffer.n_batch_steps
+
+    def _on_step(self) -> bool:
+        return self.model._n_updates < self.updates
+
+
+def used_steps_per_second(kind: str, n_envs: int, work: int, updates: int) -> float:
+    """Batch steps per second of REINFORCE.learn on the slow CartPole, over ``updates`` batches from scratch."""
+    env = make_env(kind, n_envs, functools.partial(slow_cartpole, work))
+    try:
+        model, stop = reinforce(env), StopAfter(updates)
+        start = time.perf_counter()
+        model.learn(10**9, callback=stop)
+        return stop.used / (time.perf_counter() - start)
+    finally:
+        env.close()
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def speedup(
+    updates: int,
+    repeats: int,
+    milliseconds: float = 1.0,
+    workers: tuple[int, ...] = WORKERS,
+    plot: Path | None = None,
+) -> str:
+    """Section ``speedup``: the table (and, with ``plot``, the figure) of used steps/s per number of workers."""
+    work = calibrate(milliseconds)
+    step_ms = 1000 * min(_cpu_seconds(lambda: burn(work)) for _ in range(7))
+    kinds = ("DummyVecEnv", "PausableSubprocVecEnv", "SubprocVecEnv")
+    speeds: dict[tuple[str, int], list[float]] = {(kind, n): [] for kind in kinds for n in workers}
+    for _ in range(repeats):
+        for n in workers:
+            for kind in kinds:
+                speeds[kind, n].append(used_steps_per_second(kind, n, work, updates))
+    median = {key: float(np.median(values)) for key, values in speeds.items()}
+    rows = []
+    for n in workers:
+        dummy = median["DummyVecEnv", n]
+        rows.append(
+            [
+                str(n),
+                f"{dummy:,.0f}",
+                f"{median['PausableSubprocVecEnv', n]:,.0f}",
+                f"{median['SubprocVecEnv', n]:,.0f}",
+                f"{median['PausableSubprocVecEnv', n] / dummy:.2f}",
+                f"{median['SubprocVecEnv', n] / dummy:.2f}",
+                f"{min(n, cores()):.2f}",
+            ]
+        )
+    header = [
+        "workers (= envs)",
+        "DummyVecEnv",
+        "PausableSubprocVecEnv",
+        "SubprocVecEnv (lockstep)",
+        "speed-up paused",
+        "speed-up lockstep",
+        "ideal",
+    ]
+    text = (
+        f"CartPole-v1 + {work:,} units of pure-Python work per step ({step_ms:.2f} ms of CPU), REINFORCE defaults "
+        f"(n_episodes=8), {updates} updates from scratch; batch steps per second of learn(), median of {repeats}; "
+        f"speed-up over the DummyVecEnv with as many envs; ideal: min(workers, {cores()} cores)\n\n"
+        f"{table(header, rows)}"
+    )
+    if plot is not None:
+        plot_speedup(median, workers, step_ms, plot)
+        text += f"\n\nFigure: {plot}"
+    return text
+
+
+def plot_speedup(median: dict[tuple[str, int], float], workers: tuple[int, ...], step_ms: float, path: Path) -> None:
+    """Speed-up over the DummyVecEnv against the number of workers, with the ideal line."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5, 3.5), layout="constrained")
+    axes = figure.add_subplot()
+    for kind, label in (
+        ("PausableSubprocVecEnv", "PausableSubprocVecEnv (paused)"),
+        ("SubprocVecEnv", "SubprocVecEnv (lockstep)"),
+    ):
+        axes.plot(workers, [median[kind, n] / median["DummyVecEnv", n] for n in workers], "o-", label=label)
+    axes.plot(workers, [min(n, cores()) for n in workers], "k--", label=f"ideal (min(workers, {cores()} cores))")
+    axes.axhline(1.0, color="grey", linewidth=0.8)
+    axes.set(
+        xscale="log",
+        xticks=list(workers),
+        xticklabels=[str(n) for n in workers],
+        xlabel="workers (envs)",
+        ylabel="used steps/s vs DummyVecEnv",
+        title=f"REINFORCE, CartPole with {step_ms:.2f} ms of CPU per step",
+    )
+    axes.legend(fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+
+
+class RandomActions:
+    """Stands in for an algorithm: steps its VecEnv with random actions drawn in advance (no policy, no learning)."""
+
+    def __init__(self, env: VecEnv) -> None:
+        self.env = env
+        self.num_timesteps = 0
+
+    def learn(self, steps: int) -> None:
+        actions = np.random.default_rng(0).integers(0, 2, size=(steps // self.env.num_envs, self.env.num_envs))
+        self.env.reset()
+        for action in actions:
+            self.env.step(action)
+        self.num_timesteps = actions.size
+
+    def get_env(self) -> VecEnv:
+        return self.env
+
+
+def overhead(steps: int, repeats: int) -> str:
+    """Section ``overhead``: env steps/s on cheap CartPole, 8 envs, REINFORCE and A2C, in process vs subprocesses."""
+    runs: dict[str, Callable[[], BaseAlgorithm | RandomActions]] = {
+        "random actions, DummyVecEnv": lambda: RandomActions(make_env("DummyVecEnv", 8)),
+        "random actions, SubprocVecEnv": lambda: RandomActions(make_env("SubprocVecEnv", 8)),
+        "REINFORCE, DummyVecEnv": lambda: reinforce(make_env("DummyVecEnv", 8)),
+        "REINFORCE, PausableSubprocVecEnv": lambda: reinforce(make_env("PausableSubprocVecEnv", 8)),
+        "A2C, DummyVecEnv": lambda: A2C("MlpPolicy", make_env("DummyVecEnv", 8), seed=0, device="cpu"),
+        "A2C, SubprocVecEnv": lambda: A2C("MlpPolicy", make_env("SubprocVecEnv", 8), seed=0, device="cpu"),
+    }
+    speeds: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, build in runs.items():
+            model = build()
+            try:
+                start = time.perf_counter()
+                model.learn(steps)
+                speeds[name].append(model.num_timesteps / (time.perf_counter() - start))
+            finally:
+                env = model.get_env()
+                assert env is not None  # built with one
+                env.close()
+    median = {name: float(np.median(values)) for name, values in speeds.items()}
+    rows = []
+    for name, speed in median.items():
+        algo = name.split(",")[0]
+        rows.append([name, f"{speed:,.0f}", f"{speed / median[f'{algo}, DummyVecEnv']:.2f}"])
+    header = ["loop, VecEnv", "env steps/s", "vs the same loop on DummyVecEnv"]
+    return (
+        f"CartPole-v1 (cheap), 8 envs, default hyperparameters, {steps:,} steps from scratch, median of {repeats}\n\n"
+        f"{table(header, rows)}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the machine, the load, and the chosen sections' tables."""
+    cli = parser(__doc__)
+    cli.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    cli.add_argument("--waste-steps", type=int_at_least(1), default=20_000, help="env steps per waste run")
+    cli.add_argument("--waste-envs", type=int_at_least(1), nargs="+", default=[8, 32], help="waste: numbers of envs")
+    cli.add_argument("--updates", type=int_at_least(1), default=10, help="REINFORCE updates per speed-up run")
+    cli.add_argument("--workers", type=int_at_least(1), nargs="+", default=list(WORKERS), help="speed-up: workers")
+    cli.add_argument("--step-ms", type=positive_float, default=1.0, help="speed-up: CPU milliseconds per env step")
+    cli.add_argument("--overhead-steps", type=int_at_least(1), default=20_000, help="env steps per overhead run")
+    cli.add_argument("--repeats", type=int_at_least(1), default=3, help="measurements per speed (median)")
+    cli.add_argument("--plot", type=Path, default=None, help="where to save the speed-up figure (PNG, PDF, SVG)")
+    args = cli.parse_args(argv)
+    sections: dict[str, Callable[[], str]] = {
+        "waste": lambda: waste(args.waste_steps, tuple(args.waste_envs)),
+        "speedup": lambda: speedup(args.updates, args.repeats, args.step_ms, tuple(args.workers), args.plot),
+        "overhead": lambda: overhead(args.overhead_steps, args.repeats),
+    }
+    report({name: _with_load(sections[name]) for name in args.sections})
+
+
+def _with_load(measure: Callable[[], str]) -> Callable[[], str]:
+    """``measure``, with the machine's load average (1 min) before and after under its table."""
+
+    def measured() -> str:
+        before = os.getloadavg()[0]
+        text = measure()
+        return f"{text}\n\nLoad average (1 min): {before:.1f} before, {os.getloadavg()[0]:.1f} after"
+
+    return measured
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""benchmarks.multicore runs from its command line and its tables say what they measure (tiny sizes, no timing)."""
+
+import pytest
+
+from benchmarks import multicore
+from tests.test_benchmarks import number, printed, rows
+
+
+def test_multicore_benchmark_tables_and_plot(capsys, tmp_path):
+    plot = tmp_path / "speedup.png"
+    argv = ["--waste-steps", "1500", "--waste-envs", "8", "--updates", "1", "--workers", "1", "2", "--step-ms", "0.05"]
+    argv += ["--overhead-steps", "800", "--repeats", "1", "--plot", str(plot)]
+    out = printed(multicore.main, argv, capsys)
+    waste_text, speedup_text, overhead_text = out.split("\n## ")[1:]
+    assert all("Load average (1 min):" in text for text in (waste_text, speedup_text, overhead_text))
+
+    waste = rows(waste_text)
+    assert [(row[0], row[2]) for row in waste] == [(n, s) for n in ("8",) for s in ["paused"] * 3 + ["lockstep"] * 2]
+    for row in waste:
+        share = float(row[5].rstrip("%"))
+        assert share == 0.0 if row[2] == "paused" else share > 10.0
+
+    speedup = rows(speedup_text)
+    assert [row[0] for row in speedup] == ["1", "2"]
+    for row in speedup:
+        dummy, paused, lockstep = (number(cell) for cell in row[1:4])
+        assert min(dummy, paused, lockstep) > 0
+        assert float(row[4]) == pytest.approx(paused / dummy, abs=0.01, rel=0.01)
+        assert float(row[5]) == pytest.approx(lockstep / dummy, abs=0.01, rel=0.01)
+        assert float(row[6]) == min(int(row[0]), multicore.cores())
+    assert plot.read_bytes().startswith(b"\x89PNG")
+
+    overhead = rows(overhead_text)
+    assert [row[0].split(",")[0] for row in overhead] == ["random actions"] * 2 + ["REINFORCE"] * 2 + ["A2C"] * 2
+    assert [row[2] for row in overhead[::2]] == ["1.00"] * 3  # each loop on DummyVecEnv is its own reference
+    assert all(number(row[1]) > 0 for row in overhead)
+
+
+def test_multicore_benchmark_rejects_bad_arguments(capsys):
+    with pytest.raises(SystemExit):
+        multicore.main(["--workers", "0"])
+    assert "argument --workers: must be an integer >= 1, got '0'" in capsys.readouterr().err
