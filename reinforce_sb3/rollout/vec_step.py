@@ -12,6 +12,7 @@ so it steps all its envs together too.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -135,8 +136,17 @@ STEPPERS: dict[type[VecEnv], Stepper] = {
 
 def _stepper(env: VecEnv) -> Stepper | None:
     """How to step some envs of ``env`` itself, if its class steps as one of :data:`STEPPERS` does."""
+    return _stepper_of_class(type(env))
+
+
+@functools.cache
+def _stepper_of_class(env_class: type[VecEnv]) -> Stepper | None:
     for cls, stepper in STEPPERS.items():
-        if isinstance(env, cls) and type(env).step_async is cls.step_async and type(env).step_wait is cls.step_wait:
+        if (
+            issubclass(env_class, cls)
+            and env_class.step_async is cls.step_async
+            and env_class.step_wait is cls.step_wait
+        ):
             return stepper
     return None
 
