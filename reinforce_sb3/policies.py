@@ -146,10 +146,15 @@ class REINFORCEPolicy(BasePolicy):
         )
         return data
 
-    def get_distribution(self, obs: PyTorchObs) -> Distribution:
-        """The action distribution for a batch of (preprocessed-to-tensor) observations."""
+    def action_parameters(self, obs: PyTorchObs) -> th.Tensor:
+        """The action layer's output (logits, or the Gaussian's means) for a batch of observations."""
         latent = self.latent_net(self.extract_features(obs, self.features_extractor))
         action_params: th.Tensor = self.action_net(latent)
+        return action_params
+
+    def get_distribution(self, obs: PyTorchObs) -> Distribution:
+        """The action distribution for a batch of (preprocessed-to-tensor) observations."""
+        action_params = self.action_parameters(obs)
         if isinstance(self.action_dist, DiagGaussianDistribution):
             return self.action_dist.proba_distribution(action_params, self.log_std)
         if isinstance(self.action_dist, (CategoricalDistribution, MultiCategoricalDistribution, BernoulliDistribution)):

@@ -13,7 +13,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepR
 
 from reinforce_sb3.buffer import EpisodeBuffer
 from reinforce_sb3.policies import REINFORCEPolicy
-from reinforce_sb3.rollout.numpy_actor import NumpyActor
+from reinforce_sb3.rollout.numpy_actor import ActionSampler, NumpyActor
 from reinforce_sb3.rollout.vec_step import can_pause, step_active
 
 
@@ -50,7 +50,8 @@ class EpisodeCollector:
         self.n_done = 0
         self.steps_taken = 0
         self.actor: NumpyActor | None = None
-        self.rng: np.random.Generator | None = None
+        self.sampler: ActionSampler | None = None
+        self.rng = np.random.default_rng()
 
     def start_batch(self, policy: REINFORCEPolicy, episode_starts: np.ndarray) -> None:
         """
@@ -64,10 +65,12 @@ class EpisodeCollector:
         self.in_batch[:] = False
         self.n_started = self.n_done = self.steps_taken = 0
         self._join(np.flatnonzero(episode_starts))
-        # On the CPU, actions come from a numpy copy of the actor (same distribution, a fraction of
-        # torch's per-call cost at rollout sizes); its random numbers are seeded from torch's generator.
+        # Actions are drawn in numpy, by one sampler per distribution, from a generator seeded from torch's.
+        # On the CPU, a numpy copy of an MLP actor computes the distribution's parameters too (a fraction
+        # of torch's per-call cost at rollout sizes); other policies compute them in torch.
+        self.sampler = ActionSampler.from_policy(policy)
         self.actor = NumpyActor.from_policy(policy)
-        self.rng = np.random.default_rng(int(th.randint(2**62, ()).item())) if self.actor is not None else None
+        self.rng = np.random.default_rng(int(th.randint(2**62, ()).item()))
 
     def _join(self, envs: np.ndarray) -> None:
         """``envs`` (in index order) start an episode now: the first ones take the places left."""
@@ -93,11 +96,14 @@ class EpisodeCollector:
 
     def sample(self, policy: REINFORCEPolicy, obs: VecEnvObs) -> np.ndarray:
         """One action per env, drawn from the policy (by the numpy actor when there is one)."""
-        if self.actor is not None and self.rng is not None:
+        if self.actor is not None:
             return self.actor.sample(obs, self.rng)  # type: ignore[arg-type]  # the actor exists for array observations only
+        obs_tensor = obs_as_tensor(obs, policy.device)  # type: ignore[arg-type]  # dict observations are fine too
         with th.no_grad():
-            actions: np.ndarray = policy(obs_as_tensor(obs, policy.device)).cpu().numpy()  # type: ignore[arg-type]  # dict obs are fine too
-        return actions
+            if self.sampler is None:  # a distribution the sampler does not know: SB3's own sampling
+                actions: np.ndarray = policy(obs_tensor).cpu().numpy()
+                return actions
+            return self.sampler.sample(policy.action_parameters(obs_tensor).cpu().numpy(), self.rng)
 
     def step(self, env: VecEnv, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
         """Step the ``active`` envs (all of them, for a VecEnv that cannot pause)."""

@@ -51,6 +51,57 @@ def _activation(module: nn.Module) -> Activation | None:
     return None
 
 
+DISTRIBUTIONS = {
+    CategoricalDistribution: "categorical",
+    MultiCategoricalDistribution: "multi_categorical",
+    DiagGaussianDistribution: "gaussian",
+    BernoulliDistribution: "bernoulli",
+}
+
+
+class ActionSampler:
+    """
+    The rollout's one sampler per action distribution: actions drawn in numpy from the
+    distribution's parameters (logits, or Gaussian means with the policy's standard deviation),
+    whether those parameters came from the numpy actor or from torch.
+
+    Build it with :meth:`from_policy`, which returns None for a distribution it does not know.
+
+    :param distribution: "categorical", "multi_categorical", "gaussian" or "bernoulli"
+    :param action_space: The policy's action space
+    :param log_std: The Gaussian's log standard deviation (Box actions only)
+    """
+
+    def __init__(self, distribution: str, action_space: spaces.Space[Any], log_std: np.ndarray | None = None) -> None:
+        self.distribution = distribution
+        self.action_shape = action_space.shape or ()
+        self.std = None if log_std is None else np.exp(log_std).astype(np.float32)
+        if isinstance(action_space, spaces.MultiDiscrete):
+            self._splits = np.cumsum(action_space.nvec.ravel())[:-1]
+
+    @classmethod
+    def from_policy(cls, policy: REINFORCEPolicy) -> ActionSampler | None:
+        """The sampler of ``policy``'s action distribution (with its current standard deviation), or None."""
+        distribution = DISTRIBUTIONS.get(type(policy.action_dist))
+        if distribution is None:
+            return None
+        log_std = policy.log_std.detach().cpu().numpy() if distribution == "gaussian" else None
+        return cls(distribution, policy.action_space, log_std)
+
+    def sample(self, params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One action per row of distribution parameters, shaped like the action space."""
+        if self.distribution == "categorical":
+            actions = _categorical(params, rng)
+        elif self.distribution == "multi_categorical":
+            actions = np.stack([_categorical(logits, rng) for logits in np.split(params, self._splits, axis=1)], axis=1)
+        elif self.distribution == "gaussian":
+            assert self.std is not None  # a Gaussian sampler has its standard deviation
+            actions = params + self.std * rng.standard_normal(params.shape, dtype=np.float32)
+        else:
+            actions = (rng.random(params.shape, dtype=np.float32) < _sigmoid(params)).astype(np.float32)
+        return actions.reshape((-1, *self.action_shape))
+
+
 class NumpyActor:
     """
     The actor of a :class:`~reinforce_sb3.policies.REINFORCEPolicy` (features, hidden layers,
@@ -63,33 +114,24 @@ class NumpyActor:
     :param observation_space: The policy's observation space
     :param layers: The hidden and action layers in order: ``(weight.T, bias)`` of a linear
         layer, or an activation function
-    :param distribution: The action distribution: "categorical", "multi_categorical",
-        "gaussian" or "bernoulli"
-    :param action_space: The policy's action space
-    :param log_std: The Gaussian's log standard deviation (Box actions only)
+    :param sampler: The sampler of the policy's action distribution
     """
 
     def __init__(
         self,
         observation_space: spaces.Space[Any],
         layers: list[tuple[np.ndarray, np.ndarray] | Activation],
-        distribution: str,
-        action_space: spaces.Space[Any],
-        log_std: np.ndarray | None = None,
+        sampler: ActionSampler,
     ) -> None:
         self.observation_space = observation_space
         self.layers = layers
-        self.distribution = distribution
-        self.action_space = action_space
-        self.std = None if log_std is None else np.exp(log_std).astype(np.float32)
+        self.sampler = sampler
         if isinstance(observation_space, spaces.Discrete):
             self._one_hot: list[np.ndarray] = [np.eye(int(observation_space.n), dtype=np.float32)]
         elif isinstance(observation_space, spaces.MultiDiscrete):
             self._one_hot = [np.eye(int(n), dtype=np.float32) for n in observation_space.nvec.ravel()]
         if isinstance(observation_space, (spaces.Discrete, spaces.MultiDiscrete)):
             self._sizes = np.array([len(eye) for eye in self._one_hot])
-        if isinstance(action_space, spaces.MultiDiscrete):
-            self._splits = np.cumsum(action_space.nvec.ravel())[:-1]
 
     @classmethod
     def from_policy(cls, policy: REINFORCEPolicy) -> NumpyActor | None:
@@ -104,14 +146,8 @@ class NumpyActor:
             return None
         if isinstance(observation_space, spaces.Box) and is_image_space(observation_space):
             return None
-        distributions = {
-            CategoricalDistribution: "categorical",
-            MultiCategoricalDistribution: "multi_categorical",
-            DiagGaussianDistribution: "gaussian",
-            BernoulliDistribution: "bernoulli",
-        }
-        distribution = distributions.get(type(policy.action_dist))
-        if distribution is None or not isinstance(policy.action_net, nn.Linear):
+        sampler = ActionSampler.from_policy(policy)
+        if sampler is None or not isinstance(policy.action_net, nn.Linear):
             return None
 
         layers: list[tuple[np.ndarray, np.ndarray] | Activation] = []
@@ -125,10 +161,7 @@ class NumpyActor:
                 if activation is None:
                     return None
                 layers.append(activation)
-        log_std = policy.log_std.detach().numpy() if distribution == "gaussian" else None
-        if policy.action_space.shape is None:
-            return None
-        return cls(observation_space, layers, distribution, policy.action_space, log_std)
+        return cls(observation_space, layers, sampler)
 
     def features(self, obs: np.ndarray) -> np.ndarray:
         """SB3's preprocessing and flattening of a batch of observations, as float32."""
@@ -152,17 +185,7 @@ class NumpyActor:
 
     def sample(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One action per observation, drawn from the policy's distribution, shaped like the action space."""
-        params = self.action_parameters(obs)
-        if self.distribution == "categorical":
-            actions = _categorical(params, rng)
-        elif self.distribution == "multi_categorical":
-            actions = np.stack([_categorical(logits, rng) for logits in np.split(params, self._splits, axis=1)], axis=1)
-        elif self.distribution == "gaussian":
-            assert self.std is not None  # a Gaussian actor has its standard deviation
-            actions = params + self.std * rng.standard_normal(params.shape, dtype=np.float32)
-        else:
-            actions = (rng.random(params.shape, dtype=np.float32) < _sigmoid(params)).astype(np.float32)
-        return actions.reshape((-1, *(self.action_space.shape or ())))
+        return self.sampler.sample(self.action_parameters(obs), rng)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
