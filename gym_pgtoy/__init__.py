@@ -9,7 +9,14 @@ Importing this package registers ``PGToy-v0`` and ``SlipperyHill-v0``::
     env = gym.make("PGToy-v0")
     envs = gym.make_vec("PGToy-v0", num_envs=1024)  # numpy-batched: gym_pgtoy.SlipperyHillVectorEnv
 
-``gym_pgtoy.exact`` computes the exact expected return and policy gradient of any policy.
+``gym_pgtoy.exact`` computes the exact expected return and policy gradient of any policy
+(:mod:`gym_pgtoy.policies`: the forms a policy may take). ``python -m gym_pgtoy`` plays the
+walk-through; :mod:`gym_pgtoy.cli` is the error contract every command-line tool of the project
+shares (one line on stderr and exit status 2 for bad input, ``--debug`` for the traceback).
+
+Size limits, each a ``ValueError`` beyond it: ``hill_length`` <= 10_000, ``max_episode_steps`` (the
+exact analysis' horizon, the vector env's limit) <= 100_000, ``num_envs`` <= 1_000_000, and at most
+1_000_000 (time, state) pairs in one exact analysis.
 """
 
 from gymnasium.envs.registration import register

@@ -2,7 +2,8 @@
 
 Plays one episode of PGToy-v0 with the policy of the walk-through, then prints the
 exact expected return of that policy, the partial derivatives of the expected return
-with respect to each action probability, and the optimum.
+with respect to each action probability, and the optimum. Bad input ends with a one-line
+error and exit status 2 (``--debug`` shows the traceback; see :mod:`gym_pgtoy.cli`).
 """
 
 from __future__ import annotations
@@ -14,15 +15,18 @@ import numpy as np
 
 import gym_pgtoy
 from gym_pgtoy import exact
+from gym_pgtoy.cli import add_debug_flag, int_at_least, run_cli
+from gym_pgtoy.policies import WALKTHROUGH_POLICY
 
 gym.register_envs(gym_pgtoy)
 
-WALKTHROUGH_POLICY = {(2, 1): (0.7, 0.3), (1, 0): (0.4, 0.6), (2, 0): (0.8, 0.2)}
+PROG = "python -m gym_pgtoy"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m gym_pgtoy", description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0, help="seed of the episode played")
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the episode played")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
 
     env = gym.make("PGToy-v0", render_mode="ansi")
@@ -32,9 +36,10 @@ def main(argv: list[str] | None = None) -> None:
     print(env.render())
     episode_return, done = 0.0, False
     while not done:
-        action = int(rng.choice(2, p=WALKTHROUGH_POLICY[tuple(int(x) for x in obs)]))
+        cell, diamond = (int(x) for x in obs)
+        action = int(rng.choice(2, p=WALKTHROUGH_POLICY[(cell, diamond)]))
         obs, reward, terminated, truncated, _ = env.step(action)
-        episode_return += reward
+        episode_return += float(reward)
         done = terminated or truncated
         print(env.render())
     print(f"return {episode_return:+.0f}\n")
@@ -50,4 +55,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, PROG)

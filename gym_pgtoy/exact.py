@@ -3,16 +3,13 @@
 Every function takes the environment as a registered id (``"PGToy-v0"``), or as an
 instance of :class:`~gym_pgtoy.slippery_hill.SlipperyHillEnv`, wrapped or not; the
 horizon is the ``max_episode_steps`` of its ``TimeLimit`` unless ``horizon`` is given.
-A policy is stationary and may be given as
+A policy is stationary: a dict ``{(cell, diamond): (p_left, p_right)}``, a callable
+``obs -> (p_left, p_right)``, or a Stable-Baselines3 model or policy made for the env's spaces
+(through the policy adapter of ``reinforce-sb3``); see :mod:`gym_pgtoy.policies`.
 
-- a dict ``{(cell, diamond): (p_left, p_right)}`` over the states where a decision is made,
-- a callable ``obs -> (p_left, p_right)`` taking one observation ``np.array([cell, diamond])``
-  (it may return a list, a numpy array or a torch tensor),
-- any other kind of policy a *policy adapter* knows: adapters are modules declared in the
-  entry-point group ``gym_pgtoy.policy_adapters``. The ``reinforce-sb3`` distribution declares
-  one for Stable-Baselines3 models and policies with ``Discrete(2)`` actions (``model`` or
-  ``model.policy``) and for callables returning torch tensors, so this module never imports
-  torch or SB3 itself.
+Limits: the horizon is at most 100_000 steps (``MAX_EPISODE_STEPS``), and the dynamic programme
+visits at most ``horizon x 2 (H + 1)`` (time, state) pairs, which may not exceed 1_000_000
+(``MAX_STATE_STEPS``: about 300 MB and 5 s at the limit). Beyond either, a ``ValueError``.
 
 The objective is the expected discounted return from the start,
 ``J = E[r_1 + gamma r_2 + ... + gamma^(T-1) r_T]``, over at most ``T = horizon`` steps.
@@ -27,22 +24,38 @@ return after taking it, summed over the times ``t`` at which ``s`` can occur.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.wrappers import TimeLimit
 
-from gym_pgtoy.slippery_hill import LEFT, RIGHT, SlipperyHillEnv, State
+from gym_pgtoy.policies import WALKTHROUGH_POLICY, PolicyLike, adapters, policy_table, uniform_policy
+from gym_pgtoy.slippery_hill import LEFT, MAX_EPISODE_STEPS, RIGHT, SlipperyHillEnv, State
+from gym_pgtoy.validation import check_integer
+
+__all__ = [
+    "MAX_EPISODE_STEPS",
+    "MAX_STATE_STEPS",
+    "WALKTHROUGH_POLICY",
+    "OptimalSolution",
+    "PolicyAnalysis",
+    "action_probability_gradient",
+    "analyze",
+    "expected_return",
+    "optimal_return",
+    "parameter_gradient",
+    "solve",
+    "surrogate_objective",
+    "uniform_policy",
+]
 
 EnvLike = str | gym.Env
-PolicyLike = Mapping[State, Sequence[float]] | Callable[[np.ndarray], Any] | Any
 
-PROBABILITY_TOLERANCE = 1e-6
+MAX_STATE_STEPS = 1_000_000
+"""The most (time, state) pairs one analysis may visit: ``horizon x 2 (H + 1)``, about 300 bytes each."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +90,7 @@ def analyze(env: EnvLike, policy: PolicyLike, gamma: float = 1.0, horizon: int |
     game, horizon = _resolve_env(env, horizon)
     gamma = _check_gamma(gamma)
     decision_states = _decision_states(game, horizon)
-    probs = _policy_table(policy, sorted(set().union(*decision_states)), game)
+    probs = policy_table(policy, sorted(set().union(*decision_states)), game)
 
     # Forward: the probability of reaching each state at each time.
     reach: list[dict[State, float]] = [{game.start_state: 1.0}]
@@ -204,7 +217,7 @@ def surrogate_objective(env: EnvLike, policy: Any, gamma: float = 1.0, horizon: 
     states = sorted(gradient)
     observations = np.array(states, dtype=np.int64)
     weights = np.stack([gradient[state] for state in states])
-    for adapter in _adapters():
+    for adapter in adapters():
         surrogate = adapter.surrogate_objective(
             policy, observations, weights, game.observation_space, game.action_space
         )
@@ -232,17 +245,11 @@ def parameter_gradient(
     :return: one gradient per parameter, in order (zeros for a parameter J does not depend on).
     """
     surrogate = surrogate_objective(env, policy, gamma, horizon)
-    for adapter in _adapters():
+    for adapter in adapters():
         grads = adapter.parameter_gradient(policy, surrogate, parameters)
         if grads is not None:
             return list(grads)
     raise TypeError(f"no policy adapter can differentiate {type(policy).__name__}")
-
-
-@functools.cache
-def _adapters() -> tuple[Any, ...]:
-    """The policy adapters declared in the entry-point group ``gym_pgtoy.policy_adapters`` (loaded once)."""
-    return tuple(entry_point.load() for entry_point in entry_points(group="gym_pgtoy.policy_adapters"))
 
 
 def _resolve_env(env: EnvLike, horizon: int | None) -> tuple[SlipperyHillEnv, int]:
@@ -255,9 +262,15 @@ def _resolve_env(env: EnvLike, horizon: int | None) -> tuple[SlipperyHillEnv, in
         horizon = _time_limit(env)
         if horizon is None:
             raise ValueError("horizon is unknown: pass horizon=... or an env made with max_episode_steps")
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-        raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
-    return env.unwrapped, int(horizon)
+    horizon = check_integer("horizon", horizon, 1, MAX_EPISODE_STEPS, " (by default the env's max_episode_steps)")
+    game = env.unwrapped
+    pairs = horizon * 2 * (game.hill_length + 1)
+    if pairs > MAX_STATE_STEPS:
+        raise ValueError(
+            f"horizon x 2 (hill_length + 1) = {horizon} x {2 * (game.hill_length + 1)} = {pairs:,} (time, state) "
+            f"pairs, more than the {MAX_STATE_STEPS:,} the exact analysis allows: use a shorter horizon or hill"
+        )
+    return game, horizon
 
 
 def _time_limit(env: gym.Env) -> int | None:
@@ -302,44 +315,3 @@ def _q(game: SlipperyHillEnv, state: State, next_values: dict[State, float], gam
             for action in (LEFT, RIGHT)
         ]
     )
-
-
-def _probability_fn(policy: Any, game: SlipperyHillEnv) -> Callable[[np.ndarray], Any]:
-    """``obs -> action probabilities`` for a policy an adapter knows, or a plain callable."""
-    for adapter in _adapters():
-        function = adapter.probability_fn(policy, game.observation_space, game.action_space)
-        if function is not None:
-            return function  # type: ignore[no-any-return]  # adapters are loaded dynamically
-    if callable(policy):
-        return policy
-    raise TypeError(
-        f"policy must be a dict, a callable or a policy an adapter knows (SB3 models with reinforce-sb3), "
-        f"got {type(policy).__name__}"
-    )
-
-
-def _policy_table(policy: PolicyLike, states: list[State], game: SlipperyHillEnv) -> dict[State, np.ndarray]:
-    """The action probabilities at ``states``, checked to be a probability vector over (left, right)."""
-    if isinstance(policy, Mapping):
-        missing = [state for state in states if state not in policy]
-        if missing:
-            raise ValueError(f"policy has no action probabilities for the decision states {missing}")
-        raw = {state: policy[state] for state in states}
-    else:
-        probability_fn = _probability_fn(policy, game)
-        raw = {state: probability_fn(np.array(state, dtype=np.int64)) for state in states}
-
-    table = {}
-    for state, p in raw.items():
-        if hasattr(p, "detach"):  # a torch tensor
-            p = p.detach().cpu().numpy()
-        probs = np.asarray(p, dtype=np.float64)
-        if (
-            probs.shape != (2,)
-            or not np.all(np.isfinite(probs))
-            or np.any(probs < -PROBABILITY_TOLERANCE)
-            or abs(probs.sum() - 1.0) > PROBABILITY_TOLERANCE
-        ):
-            raise ValueError(f"policy must give (p_left, p_right) >= 0 summing to 1; at state {state} it gave {p!r}")
-        table[state] = probs
-    return table

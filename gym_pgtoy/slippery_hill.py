@@ -10,6 +10,8 @@ from gymnasium import Env, spaces
 from gymnasium.envs.toy_text.utils import categorical_sample
 from gymnasium.error import ResetNeeded
 
+from gym_pgtoy.validation import check_integer
+
 LEFT = 0
 RIGHT = 1
 
@@ -21,6 +23,12 @@ Transition = tuple[float, State, float, bool]
 
 CELL_PIXELS = 32
 IMAGE_HEIGHT = 64
+
+MAX_HILL_LENGTH = 10_000
+"""The longest hill: the table ``P`` has ``4 (H + 3)`` entries, built in about 0.3 s at this length."""
+
+MAX_EPISODE_STEPS = 100_000
+"""The longest time limit the native vector env and the exact analysis (its ``horizon``) accept."""
 
 
 class SlipperyHillEnv(Env[np.ndarray, np.int64]):
@@ -99,7 +107,8 @@ class SlipperyHillEnv(Env[np.ndarray, np.int64]):
     env = gym.make("SlipperyHill-v0", hill_length=5, slip_prob=0.2, max_episode_steps=40)
     ```
 
-    `hill_length=3`: the number H >= 1 of hillside cells between the pit and the hilltop.
+    `hill_length=3`: the number H of hillside cells between the pit and the hilltop, an integer
+    in [1, 10_000] (`MAX_HILL_LENGTH`). An `"rgb_array"` frame is `32 (H + 3)` pixels wide.
 
     `slip_prob=0.1`: the probability p in [0, 1] that a step up the hillside slips one
     cell down instead. Stepping right from the hilltop never slips.
@@ -108,6 +117,10 @@ class SlipperyHillEnv(Env[np.ndarray, np.int64]):
     above; any finite numbers.
 
     `render_mode=None`: `"ansi"` (a text picture) or `"rgb_array"` (a small image).
+
+    `max_episode_steps` (an argument of `gym.make`, not of the class): the `TimeLimit`. Any
+    integer >= 1 works for the env itself; the exact analysis (`gym_pgtoy.exact`, whose horizon it
+    is) and the native vector env accept at most 100_000 (`MAX_EPISODE_STEPS`).
 
     ## Version History
     - v0: Initial version release
@@ -124,8 +137,7 @@ class SlipperyHillEnv(Env[np.ndarray, np.int64]):
         flag_reward: float = 10.0,
         pit_reward: float = -10.0,
     ) -> None:
-        if isinstance(hill_length, bool) or not isinstance(hill_length, (int, np.integer)) or hill_length < 1:
-            raise ValueError(f"hill_length must be an integer >= 1, got {hill_length!r}")
+        check_integer("hill_length", hill_length, 1, MAX_HILL_LENGTH)
         if not isinstance(slip_prob, (int, float, np.number)) or not 0.0 <= float(slip_prob) <= 1.0:
             raise ValueError(f"slip_prob must be a probability in [0, 1], got {slip_prob!r}")
         for name, value in (

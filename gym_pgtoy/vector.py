@@ -9,7 +9,14 @@ from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from gym_pgtoy.slippery_hill import LEFT, RIGHT, SlipperyHillEnv
+from gym_pgtoy.slippery_hill import CELL_PIXELS, IMAGE_HEIGHT, LEFT, MAX_EPISODE_STEPS, RIGHT, SlipperyHillEnv
+from gym_pgtoy.validation import check_integer
+
+MAX_NUM_ENVS = 1_000_000
+"""The most copies: about 100 bytes of state and per-step arrays each, so 100 MB at this number."""
+
+MAX_RENDER_BYTES = 1 << 30
+"""The most memory one ``render()`` of every copy may take in ``"rgb_array"`` mode (1 GiB)."""
 
 
 class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
@@ -68,9 +75,12 @@ class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     envs = gym_pgtoy.SlipperyHillVectorEnv(num_envs=8, hill_length=1, max_episode_steps=3)
     ```
 
-    `num_envs=1`: the number of copies.
+    `num_envs=1`: the number of copies, an integer in [1, 1_000_000] (`MAX_NUM_ENVS`). With a
+    `render_mode`, the frames of all copies together must fit in 1 GiB (`MAX_RENDER_BYTES`): an
+    `"rgb_array"` frame takes `64 x 32 (H + 3) x 3` bytes, an `"ansi"` one about `12 (H + 3)`.
 
-    `max_episode_steps=None`: the time limit of each copy (an integer >= 1), or `None` for none.
+    `max_episode_steps=None`: the time limit of each copy, an integer in [1, 100_000]
+    (`MAX_EPISODE_STEPS`), or `None` for none.
 
     `hill_length`, `slip_prob`, `diamond_reward`, `flag_reward`, `pit_reward` and
     `render_mode` are those of `SlipperyHillEnv`, with its defaults. `render()` returns
@@ -97,14 +107,9 @@ class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         flag_reward: float = 10.0,
         pit_reward: float = -10.0,
     ) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
-        if max_episode_steps is not None and (
-            isinstance(max_episode_steps, bool)
-            or not isinstance(max_episode_steps, (int, np.integer))
-            or max_episode_steps < 1
-        ):
-            raise ValueError(f"max_episode_steps must be None or an integer >= 1, got {max_episode_steps!r}")
+        check_integer("num_envs", num_envs, 1, MAX_NUM_ENVS)
+        if max_episode_steps is not None:
+            check_integer("max_episode_steps", max_episode_steps, 1, MAX_EPISODE_STEPS, " or None")
         # The single game checks the other arguments, and its table P is the one source of the dynamics.
         self.game = SlipperyHillEnv(
             render_mode=render_mode,
@@ -114,6 +119,12 @@ class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             flag_reward=flag_reward,
             pit_reward=pit_reward,
         )
+        if render_mode is not None and num_envs * self._frame_bytes() > MAX_RENDER_BYTES:
+            raise ValueError(
+                f"render_mode={render_mode!r} with num_envs={num_envs} and hill_length={hill_length}: the frames would "
+                f"take {num_envs * self._frame_bytes() / 2**30:.1f} GiB per render(), more than "
+                f"{MAX_RENDER_BYTES / 2**30:g} GiB; use fewer copies, a shorter hill or no render_mode"
+            )
         self.num_envs = int(num_envs)
         self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
         self.render_mode = render_mode
@@ -131,6 +142,13 @@ class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self._elapsed = np.zeros(self.num_envs, dtype=np.int64)
         self._prev_done = np.zeros(self.num_envs, dtype=np.bool_)
         self._last_actions = np.full(self.num_envs, -1, dtype=np.int64)  # for render(); -1: none yet
+
+    def _frame_bytes(self) -> int:
+        """About the size of one copy's frame: an image of ``64 x 32 (H + 3)`` pixels, or 3 lines of text."""
+        cells = self.game.flag + 1
+        if self.game.render_mode == "rgb_array":
+            return IMAGE_HEIGHT * CELL_PIXELS * cells * 3
+        return 12 * cells + 64
 
     def _build_tables(self) -> None:
         """Flatten ``game.P`` into arrays with one row per ``(state, action)``, plus a last row for a reset.

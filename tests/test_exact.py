@@ -1,4 +1,5 @@
 import math
+import time
 
 import gymnasium as gym
 import numpy as np
@@ -7,11 +8,13 @@ import torch
 
 import gym_pgtoy
 from gym_pgtoy import LEFT, RIGHT, SlipperyHillEnv, exact
+from gym_pgtoy.exact import MAX_STATE_STEPS
 
 gym.register_envs(gym_pgtoy)
 
 # The policy of the walk-through: P(left) = 0.7 at (2,1), 0.4 at (1,0), 0.8 at (2,0).
 WALKTHROUGH = {(2, 1): (0.7, 0.3), (1, 0): (0.4, 0.6), (2, 0): (0.8, 0.2)}
+assert exact.WALKTHROUGH_POLICY == WALKTHROUGH
 ALWAYS_RIGHT = {(2, 1): (0.0, 1.0), (1, 0): (0.0, 1.0), (2, 0): (0.0, 1.0)}
 
 
@@ -208,41 +211,6 @@ def test_parameter_gradient_matches_finite_differences():
             assert (plus - minus) / (2 * eps) == pytest.approx(grad[index].item(), abs=1e-7)
 
 
-def test_exact_gradient_of_an_sb3_policy():
-    """An SB3 model's policy: its exact gradient agrees with a finite-difference directional derivative."""
-    from stable_baselines3 import A2C
-
-    model = A2C("MlpPolicy", "PGToy-v0", seed=0, device="cpu", policy_kwargs={"net_arch": [16]})
-    grads = exact.parameter_gradient("PGToy-v0", model)
-    parameters = list(model.policy.parameters())
-    assert [g.shape for g in grads] == [p.shape for p in parameters]
-    value_head = dict(model.policy.named_parameters())["value_net.weight"]
-    assert grads[[p is value_head for p in parameters].index(True)].abs().sum() == 0
-
-    direction = [torch.randn(p.shape, generator=torch.Generator().manual_seed(i)) for i, p in enumerate(parameters)]
-    eps = 1e-2
-
-    def shifted_return(scale):
-        with torch.no_grad():
-            for p, d in zip(parameters, direction, strict=True):
-                p += scale * d
-            value = exact.expected_return("PGToy-v0", model)
-            for p, d in zip(parameters, direction, strict=True):
-                p -= scale * d
-        return value
-
-    directional = (shifted_return(eps) - shifted_return(-eps)) / (2 * eps)
-    predicted = sum(float((g * d).sum()) for g, d in zip(grads, direction, strict=True))
-    assert directional == pytest.approx(predicted, rel=2e-2)
-
-    # the SB3 policy is also accepted where plain policies are: its probabilities, evaluated exactly
-    obs = torch.as_tensor([[2, 1], [1, 0], [2, 0]])
-    with torch.no_grad():
-        probs = model.policy.get_distribution(model.policy.obs_to_tensor(obs.numpy())[0]).distribution.probs.numpy()
-    table = {state: tuple(p) for state, p in zip(WALKTHROUGH, probs, strict=True)}
-    assert exact.expected_return("PGToy-v0", model) == pytest.approx(exact.expected_return("PGToy-v0", table))
-
-
 def test_surrogate_gradient_for_any_callable_needs_parameters():
     _, probabilities = tabular_softmax(gym.make("PGToy-v0"), seed=0)
     with pytest.raises(ValueError, match="parameters must be given"):
@@ -255,7 +223,18 @@ def test_surrogate_gradient_for_any_callable_needs_parameters():
         ("CartPole-v1", {}, TypeError, "env must be PGToy-v0, SlipperyHill-v0 or a SlipperyHillEnv"),
         (42, {}, TypeError, "env must be"),
         (SlipperyHillEnv(), {}, ValueError, "horizon is unknown"),
-        ("PGToy-v0", {"horizon": 0}, ValueError, "horizon must be an integer >= 1"),
+        ("PGToy-v0", {"horizon": 0}, ValueError, r"horizon must be an integer in \[1, 100000\]"),
+        ("PGToy-v0", {"horizon": 2.0}, ValueError, r"horizon must be an integer in \[1, 100000\]"),
+        ("PGToy-v0", {"horizon": 100_001}, ValueError, r"horizon must be an integer in \[1, 100000\]"),
+        (gym.make("PGToy-v0", max_episode_steps=10**9), {}, ValueError, r"by default the env's max_episode_steps"),
+        (SlipperyHillEnv(hill_length=49), {"horizon": 10_001}, ValueError, r"10001 x 100 = 1,000,100 \(time, state\)"),
+        (
+            SlipperyHillEnv(hill_length=10_000),
+            {"horizon": 50},
+            ValueError,
+            r"more than the 1,000,000 the exact analysis",
+        ),
+        ("NoSuchGame-v0", {}, gym.error.NameNotFound, "NoSuchGame"),
         ("PGToy-v0", {"gamma": 1.5}, ValueError, r"gamma must be in \[0, 1\]"),
         ("PGToy-v0", {"gamma": -0.1}, ValueError, r"gamma must be in \[0, 1\]"),
     ],
@@ -292,3 +271,22 @@ def test_demo_prints_the_walkthrough_numbers(capsys):
     assert "at (1, 0): left -7.00, right +0.56" in out
     assert "at (2, 0): left +0.00, right +3.78" in out
     assert "optimal expected return: 11.000" in out
+
+
+@pytest.mark.slow
+def test_the_largest_analysis_allowed_is_fast():
+    """At the limit of (time, state) pairs the analysis still finishes in seconds (about 5 s on one core)."""
+    hill_length = MAX_STATE_STEPS // (2 * 10_000) - 1  # 49 cells: horizon 10_000 x 100 states
+    start = time.perf_counter()
+    value = exact.expected_return(
+        SlipperyHillEnv(hill_length=hill_length), exact.uniform_policy(hill_length), horizon=10_000
+    )
+    assert time.perf_counter() - start < 60
+    assert -10.0 < value < 10.0
+
+
+def test_uniform_policy_by_hand():
+    """Uniform on PGToy-v0: 0.5 * 10 + 0.5 * (3 + 0.5 * -10 + 0.5 * (0.1 * -10 + 0.9 * 0.5 * 10)) = 4.875."""
+    policy = exact.uniform_policy(1)
+    assert set(policy) == {(1, 0), (1, 1), (2, 0), (2, 1)}
+    assert exact.expected_return("PGToy-v0", policy) == pytest.approx(4.875)

@@ -1,5 +1,8 @@
 import math
 import re
+import subprocess
+import sys
+import time
 import warnings
 
 import gymnasium as gym
@@ -11,6 +14,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import gym_pgtoy
 from gym_pgtoy import LEFT, RIGHT, SlipperyHillEnv
+from gym_pgtoy.slippery_hill import MAX_EPISODE_STEPS, MAX_HILL_LENGTH
 
 gym.register_envs(gym_pgtoy)
 
@@ -183,8 +187,10 @@ def test_step_before_reset_is_a_clear_error():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"hill_length": 0}, "hill_length must be an integer >= 1"),
-        ({"hill_length": 2.5}, "hill_length must be an integer >= 1"),
+        ({"hill_length": 0}, r"hill_length must be an integer in \[1, 10000\], got 0"),
+        ({"hill_length": 2.5}, r"hill_length must be an integer in \[1, 10000\], got 2.5"),
+        ({"hill_length": True}, r"hill_length must be an integer in \[1, 10000\], got True"),
+        ({"hill_length": 10_001}, r"hill_length must be an integer in \[1, 10000\], got 10001"),
         ({"slip_prob": -0.1}, r"slip_prob must be a probability in \[0, 1\]"),
         ({"slip_prob": 1.5}, r"slip_prob must be a probability in \[0, 1\]"),
         ({"slip_prob": float("nan")}, r"slip_prob must be a probability in \[0, 1\]"),
@@ -307,3 +313,27 @@ def test_docstring_names_the_info_key_the_code_returns():
     assert env.metadata["render_modes"] == ["ansi", "rgb_array"]
     for mode in env.metadata["render_modes"]:
         assert f'"{mode}"' in SlipperyHillEnv.__doc__
+
+
+def test_the_longest_hill_is_built_quickly():
+    """MAX_HILL_LENGTH is documented in the manual and builds its table P in well under a second."""
+    start = time.perf_counter()
+    env = SlipperyHillEnv(hill_length=MAX_HILL_LENGTH)
+    assert time.perf_counter() - start < 5.0  # about 0.3 s alone on one core
+    assert len(env.P) == 2 * (MAX_HILL_LENGTH + 3)
+    assert env.P[(1, 1)][LEFT] == [(1.0, (0, 1), -10.0, True)]
+    assert f"[1, {MAX_HILL_LENGTH:_}]" in SlipperyHillEnv.__doc__
+    assert f"{MAX_EPISODE_STEPS:_}" in SlipperyHillEnv.__doc__
+
+
+def test_importing_gym_pgtoy_imports_neither_torch_nor_sb3():
+    """The envs, the exact analysis of plain policies and the demo stay free of torch and SB3."""
+    code = (
+        "import sys, gym_pgtoy, gym_pgtoy.cli, gym_pgtoy.__main__\n"
+        "from gym_pgtoy import exact\n"
+        "exact.solve('SlipperyHill-v0')\n"
+        "exact.expected_return('PGToy-v0', exact.WALKTHROUGH_POLICY)\n"
+        "loaded = {'torch', 'stable_baselines3', 'reinforce_sb3'} & set(sys.modules)\n"
+        "assert not loaded, loaded"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -16,6 +16,8 @@ from gymnasium.vector import AutoresetMode
 import gym_pgtoy
 from gym_pgtoy import LEFT, RIGHT, SlipperyHillEnv, SlipperyHillVectorEnv
 from gym_pgtoy.exact import analyze, expected_return
+from gym_pgtoy.slippery_hill import MAX_EPISODE_STEPS
+from gym_pgtoy.vector import MAX_NUM_ENVS
 
 gym.register_envs(gym_pgtoy)
 
@@ -345,11 +347,41 @@ def test_reset_needed():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"num_envs": 0}, {"num_envs": 2.0}, {"max_episode_steps": 0}, {"hill_length": 0}, {"slip_prob": 1.5}]
+    ("kwargs", "message"),
+    [
+        ({"num_envs": 0}, r"num_envs must be an integer in \[1, 1000000\], got 0"),
+        ({"num_envs": 2.0}, r"num_envs must be an integer in \[1, 1000000\], got 2.0"),
+        ({"num_envs": MAX_NUM_ENVS + 1}, r"num_envs must be an integer in \[1, 1000000\], got 1000001"),
+        ({"max_episode_steps": 0}, r"max_episode_steps must be an integer in \[1, 100000\] or None, got 0"),
+        ({"max_episode_steps": 10**9}, r"max_episode_steps must be an integer in \[1, 100000\] or None"),
+        ({"hill_length": 0}, "hill_length must be an integer"),
+        ({"hill_length": 10**9}, "hill_length must be an integer"),
+        ({"slip_prob": 1.5}, "slip_prob must be a probability"),
+        # 100 frames of a 10_000-cell hill would take 5.7 GiB per render()
+        (
+            {"num_envs": 100, "hill_length": 10_000, "render_mode": "rgb_array"},
+            r"5.7 GiB per render\(\), more than 1 GiB",
+        ),
+        ({"num_envs": MAX_NUM_ENVS, "hill_length": 1_000, "render_mode": "ansi"}, "GiB per render"),
+    ],
 )
-def test_bad_arguments(kwargs):
-    with pytest.raises(ValueError, match=next(iter(kwargs))):
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
         SlipperyHillVectorEnv(**kwargs)
+
+
+def test_size_limits_are_in_the_manual_and_usable():
+    for limit in (MAX_NUM_ENVS, MAX_EPISODE_STEPS):
+        assert f"{limit:_}" in SlipperyHillVectorEnv.__doc__
+    envs = make("PGToy-v0", 2, max_episode_steps=MAX_EPISODE_STEPS)
+    envs.reset(seed=0)
+    envs.step(np.zeros(2, dtype=np.int64))
+    with pytest.raises(ValueError, match="max_episode_steps must be an integer"):
+        make("PGToy-v0", 2, max_episode_steps=MAX_EPISODE_STEPS + 1)
+    big = SlipperyHillVectorEnv(num_envs=MAX_NUM_ENVS, hill_length=1, max_episode_steps=3)
+    obs, _ = big.reset(seed=0)
+    obs, *_ = big.step(np.ones(MAX_NUM_ENVS, dtype=np.int64))
+    assert obs.shape == (MAX_NUM_ENVS, 2) and (obs[:, 0] == 3).all()  # right from the hilltop: the flag
 
 
 def test_no_time_limit():
