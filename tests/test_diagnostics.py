@@ -1,10 +1,14 @@
 """The diagnostics agree with gym_pgtoy.exact: the two forms give one gradient, the estimate converges to the truth."""
 
+import time
+
+import gymnasium as gym
 import numpy as np
 import pytest
 from stable_baselines3 import A2C
 
 from reinforce_sb3 import REINFORCE
+from reinforce_sb3.analysis import diagnostics
 from reinforce_sb3.analysis.diagnostics import (
     ESTIMATORS,
     Estimator,
@@ -66,28 +70,90 @@ def test_any_sb3_policy():
     assert check.cosine > 0.9
 
 
-def test_bad_sizes():
-    with pytest.raises(ValueError, match="n_batches >= 2"):
-        compare_estimators(REINFORCE("MlpPolicy", "PGToy-v0"), n_batches=1)
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_episodes": 0}, r"n_episodes must be an integer in \[1, 100000\], got 0"),
+        ({"n_batches": 1}, r"n_batches must be an integer in \[2, 100000\], got 1"),
+        ({"n_batches": 2.5}, r"n_batches must be an integer in \[2, 100000\], got 2.5"),
+        ({"n_episodes": 1000, "n_batches": 101}, "n_episodes x n_batches = 1000 x 101 = 101,000 episodes, more than"),
+        ({"estimators": []}, "estimators must hold at least one Estimator"),
+        ({"gamma": 1.5}, r"gamma must be in \[0, 1\]"),
+    ],
+)
+def test_bad_sizes_fail_fast(model, kwargs, message):
+    """Each limit is a ValueError before any episode is sampled."""
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=message):
+        compare_estimators(model, **{"env": "PGToy-v0", **kwargs})
+    assert time.perf_counter() - start < 5.0
+
+
+def test_the_stored_estimates_are_bounded(model):
+    """n_batches x parameters x estimators may not exceed MAX_ESTIMATE_VALUES (checked before sampling)."""
+    per_batch = sum(p.numel() for p in model.policy.parameters()) * len(ESTIMATORS)
+    n_batches = diagnostics.MAX_ESTIMATE_VALUES // per_batch + 1
+    assert n_batches <= diagnostics.MAX_EPISODES  # so that this limit, not the episodes', is the one hit
+    with pytest.raises(ValueError, match=f"= {n_batches * per_batch:,} estimate values, more than the 50,000,000"):
+        compare_estimators(model, "PGToy-v0", n_episodes=1, n_batches=n_batches)
+
+
+class Oscillating:
+    """A stand-in policy: left on the hilltop, right on the hillside, so that without slips no episode ends."""
+
+    def __init__(self, env):
+        self.observation_space, self.action_space = env.observation_space, env.action_space
+
+    def predict(self, obs, deterministic=False):
+        return np.int64(obs[0] == 1), None
+
+
+def test_the_sampled_steps_are_bounded(monkeypatch):
+    """Episodes that run long (here: a time limit of 50 steps, a budget of 60) stop at MAX_SAMPLED_STEPS."""
+    monkeypatch.setattr(diagnostics, "MAX_SAMPLED_STEPS", 60)
+    env = gym.make("PGToy-v0", slip_prob=0.0, max_episode_steps=50)
+    assert [len(r) for *_, r in diagnostics.sample_episodes(Oscillating(env), env, n_episodes=1)] == [50]
+    with pytest.raises(ValueError, match="the sampled episodes reached 60 steps in all"):
+        diagnostics.sample_episodes(Oscillating(env), env, n_episodes=2)
+
+
+@pytest.mark.parametrize(
+    ("trained_on", "analysed_on"), [("PGToy-v0", "SlipperyHill-v0"), ("SlipperyHill-v0", "PGToy-v0")]
+)
+def test_a_model_of_another_variant_is_refused(trained_on, analysed_on):
+    other = REINFORCE("MlpPolicy", trained_on, seed=0, device="cpu")
+    for call in (
+        lambda: check_gradient(other, analysed_on, n_episodes=2, n_batches=2),
+        lambda: diagnostics.sample_episodes(other.policy, analysed_on, n_episodes=1),
+    ):
+        with pytest.raises(ValueError, match=r"policy was made for observation_space=MultiDiscrete.*but the env has"):
+            call()
+    longer = gym.make("SlipperyHill-v0", hill_length=4)
+    with pytest.raises(ValueError, match="analyse a policy on the game variant it was trained on"):
+        check_gradient(other, longer, n_episodes=2, n_batches=2)
+
+
+def test_a_policy_must_be_an_sb3_policy():
+    with pytest.raises(TypeError, match="policy must be an SB3 model or policy, got dict"):
+        compare_estimators({(2, 1): (0.5, 0.5)}, "PGToy-v0")
 
 
 def test_command_line(capsys):
-    main(["--env", "PGToy-v0", "--n-episodes", "4", "--n-batches", "3"])
+    main(["--env", "PGToy-v0", "--n-episodes", "4", "--n-batches", "3", "--device", "cpu"])
     out = capsys.readouterr().out
     assert "against the exact gradient" in out
     for estimator in ESTIMATORS:
         assert f"| {estimator.name} |" in out
 
 
-def test_learning_speed_table():
-    from reinforce_sb3.analysis.diagnostics import LEARNING_ESTIMATORS, format_learning_table, learning_speed
+def test_the_readme_imports_still_work():
+    """The README imports from reinforce_sb3.diagnostics; the learning tools moved but are re-exported."""
+    from reinforce_sb3.analysis import learning
+    from reinforce_sb3.diagnostics import ExactReturnCallback, check_gradient, compare_estimators, format_table
 
-    results = learning_speed("PGToy-v0", LEARNING_ESTIMATORS[:2], seeds=[0, 1], timesteps=3000, threshold=10.5)
-    assert [r.estimator for r in results] == list(LEARNING_ESTIMATORS[:2])
-    for result in results:
-        assert len(result.steps_to_threshold) == 2 and len(result.final_returns) == 2
-        for steps, final in zip(result.steps_to_threshold, result.final_returns, strict=True):
-            assert steps is None or 0 < steps <= 3000
-            assert 0 < final <= 11.0
-    table = format_learning_table(results, 10.5)
-    assert "| log-prob, reward-to-go, sum/episodes | " in table and "seeds reaching 10.5" in table
+    assert (check_gradient, compare_estimators, format_table) == (
+        diagnostics.check_gradient,
+        diagnostics.compare_estimators,
+        diagnostics.format_table,
+    )
+    assert ExactReturnCallback is learning.ExactReturnCallback

@@ -7,8 +7,16 @@ pytest.importorskip("matplotlib")
 
 from gym_pgtoy import exact
 from reinforce_sb3 import REINFORCE
-from reinforce_sb3.analysis.diagnostics import ESTIMATORS, learning_curves
-from reinforce_sb3.analysis.plots import gradient_errors, main, plot_gradient_error, plot_learning_curves, plot_tree
+from reinforce_sb3.analysis.estimators import ESTIMATORS
+from reinforce_sb3.analysis.learning import learning_curves
+from reinforce_sb3.analysis.plots import (
+    MAX_TREE_NODES,
+    gradient_errors,
+    main,
+    plot_gradient_error,
+    plot_learning_curves,
+    plot_tree,
+)
 
 
 def png_size(path):
@@ -69,6 +77,57 @@ def test_gradient_error_falls_like_one_over_sqrt_n_for_unbiased_estimators(tmp_p
     assert error[1] > 0.5 * error[0]  # a rescaled gradient: its error does not vanish
 
 
-def test_command_line(tmp_path, capsys):
-    main(["tree", "--out", str(tmp_path / "tree.png")])
-    assert (tmp_path / "tree.png").exists() and "wrote" in capsys.readouterr().out
+def titles_and_texts(figure):
+    return figure.axes[0].get_title(), [t.get_text() for t in figure.axes[0].texts]
+
+
+def test_default_policies_of_the_tree():
+    """The walk-through's policy on a hill of one cell, the uniform policy on longer hills."""
+    title, _ = titles_and_texts(plot_tree("PGToy-v0"))
+    assert title == "Expected return 2.636 (exact, gamma=1)"
+    uniform = exact.expected_return("SlipperyHill-v0", exact.uniform_policy(3))
+    title, texts = titles_and_texts(plot_tree("SlipperyHill-v0", depth=2))
+    assert title == f"Expected return {uniform:.3f} (exact, gamma=1)"
+    assert any(text.startswith("left 0.50\n") for text in texts)
+
+
+def test_tree_limits():
+    with pytest.raises(ValueError, match="depth must be an integer"):
+        plot_tree("PGToy-v0", depth=0)
+    with pytest.raises(ValueError, match=f"more than {MAX_TREE_NODES} nodes, too many to draw: use a smaller depth"):
+        plot_tree("SlipperyHill-v0", depth=12)
+    with pytest.raises(TypeError, match="env must be PGToy-v0, SlipperyHill-v0 or a SlipperyHillEnv"):
+        plot_tree("CartPole-v1")
+
+
+@pytest.mark.parametrize(("trained_on", "drawn_on"), [("PGToy-v0", "SlipperyHill-v0"), ("SlipperyHill-v0", "PGToy-v0")])
+def test_tree_of_a_model_of_another_variant_is_refused(trained_on, drawn_on):
+    model = REINFORCE("MlpPolicy", trained_on, seed=0, device="cpu")
+    with pytest.raises(ValueError, match="analyse a policy on the game variant it was trained on"):
+        plot_tree(drawn_on, model)
+
+
+def test_command_line_writes_a_default_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    main(["tree"])
+    assert capsys.readouterr().out == "wrote tree.png\n" and png_size(tmp_path / "tree.png")[0] > 300
+    main(["tree", "--out", str(tmp_path / "walkthrough.png")])
+    assert (tmp_path / "walkthrough.png").exists() and "wrote" in capsys.readouterr().out
+
+
+def test_command_line_trees_of_slippery_hill(tmp_path, capsys, monkeypatch):
+    """Without a model: the uniform policy; --optimal: exact.solve's policy; --model: a saved model's."""
+    monkeypatch.chdir(tmp_path)
+    figures = []
+    monkeypatch.setattr("reinforce_sb3.analysis.plots._save", lambda figure, path: figures.append(figure) or figure)
+    model = REINFORCE("MlpPolicy", "SlipperyHill-v0", seed=0, device="cpu")
+    model.save(tmp_path / "model.zip")
+    for argv in ([], ["--optimal"], ["--model", str(tmp_path / "model.zip")]):
+        main(["tree", "--env", "SlipperyHill-v0", "--depth", "2", *argv])
+    expected = [
+        exact.expected_return("SlipperyHill-v0", exact.uniform_policy(3)),
+        exact.optimal_return("SlipperyHill-v0"),
+        exact.expected_return("SlipperyHill-v0", model),
+    ]
+    assert [titles_and_texts(f)[0] for f in figures] == [f"Expected return {v:.3f} (exact, gamma=1)" for v in expected]
+    assert capsys.readouterr().out == "wrote tree.png\n" * 3
