@@ -6,7 +6,7 @@ decision point and the exact expected return of the learned policy beside the ex
 draws the game tree of the learned policy (``tree.png`` beside the model).
 
     make train
-    python examples/train_pgtoy.py [--seed S] [--folder DIR] [extra zoo flags, e.g. -n 5000]
+    python examples/train_pgtoy.py [--seed S] [--folder DIR] [extra zoo flags, e.g. -n 5000] [--debug]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from gym_pgtoy import exact
+from gym_pgtoy.cli import run_cli
 from reinforce_sb3 import REINFORCE
 from reinforce_sb3.analysis.plots import plot_tree
 from reinforce_sb3.zoo import run
@@ -53,4 +54,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python examples/train_pgtoy.py")  # bad flags: one line and exit status 2 (--debug: traceback)

@@ -28,3 +28,13 @@ def test_train_pgtoy_example(tmp_path, capsys, monkeypatch):
     assert model.num_timesteps >= 3000
     assert (run / "0.monitor.csv").exists()
     assert f"Game tree of the learned policy: {run / 'tree.png'}" in out and (run / "tree.png").stat().st_size > 0
+
+
+def test_train_pgtoy_example_bad_flags_are_one_line(tmp_path, capsys, monkeypatch):
+    argv = [str(EXAMPLE), "--folder", str(tmp_path), "--hyperparams", "n_episodes:0"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(EXAMPLE), run_name="__main__")
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == "python examples/train_pgtoy.py: error: ValueError: n_episodes must be an integer >= 1, got 0\n"

@@ -11,7 +11,7 @@ import yaml
 pytest.importorskip("rl_zoo3")
 
 from reinforce_sb3 import REINFORCE
-from reinforce_sb3.zoo import HYPERPARAMS_FILE, convert_reinforce_params, sample_reinforce_params
+from reinforce_sb3.zoo import HYPERPARAMS_FILE, convert_reinforce_params, run, sample_reinforce_params
 
 
 def zoo(script, *args, cwd, check=True):
@@ -129,35 +129,14 @@ def test_shipped_hyperparameters_build_models():
         REINFORCE(entry["policy"], env_id, **kwargs)
 
 
-PGTOY = ["--algo", "reinforce", "--env", "PGToy-v0"]
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--algo", "reinforce", "--env", "PGToy-v1"], "PGToy-v1 not found in gym registry, you maybe meant PGToy-v0?"),
-        (["--algo", "reinforcee", "--env", "PGToy-v0"], "argument --algo: invalid choice: 'reinforcee'"),
-        (["--algo", "reinforce", "--env", "FrozenLake-v1"], "Hyperparameters not found for reinforce-FrozenLake-v1"),
-        ([*PGTOY, "--conf-file", "bad_key.yml"], "unexpected keyword argument 'n_episode'"),
-        ([*PGTOY, "--conf-file", "bad_value.yml"], "n_episodes must be an integer >= 1"),
-        ([*PGTOY, "--conf-file", "bad_yaml.yml"], "ParserError: while parsing a flow sequence"),
-        ([*PGTOY, "--conf-file", "missing.yml"], "No such file or directory"),
-    ],
-)
-def test_bad_input_is_a_message_not_a_traceback(tmp_path, args, message):
-    (tmp_path / "bad_key.yml").write_text("PGToy-v0:\n  policy: MlpPolicy\n  n_timesteps: 100\n  n_episode: 8\n")
-    (tmp_path / "bad_value.yml").write_text("PGToy-v0:\n  policy: MlpPolicy\n  n_timesteps: 100\n  n_episodes: 0\n")
-    (tmp_path / "bad_yaml.yml").write_text("PGToy-v0:\n  policy: [MlpPolicy\n")
-    result = zoo("train", *args, "-f", "logs", cwd=tmp_path, check=False)
-    assert result.returncode != 0
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def test_enjoy_without_a_trained_agent_is_a_message(tmp_path):
-    result = zoo("enjoy", *PGTOY, "-f", "logs", "--no-render", cwd=tmp_path, check=False)
-    assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "folder was not found" in result.stderr
+def test_run_raises_the_zoo_errors_for_python_callers(tmp_path, monkeypatch):
+    """From Python, run() raises what the zoo raises (the command line makes it one line: tests/test_cli.py)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="n_episodes must be an integer >= 1, got 0"):
+        run("train", ["--algo", "reinforce", "--env", "PGToy-v0", "-f", "logs", "--hyperparams", "n_episodes:0"])
+    (tmp_path / "empty.yml").write_text("# nothing\n")
+    with pytest.raises(ValueError, match=r"--conf-file empty\.yml must map env ids to hyperparameters"):
+        run("train", ["--algo", "reinforce", "--env", "PGToy-v0", "--conf-file=empty.yml"])
 
 
 def test_importing_reinforce_sb3_does_not_import_the_zoo():
