@@ -19,8 +19,8 @@ From Python::
     print(format_table(compare_estimators(model, "PGToy-v0", n_episodes=32, n_batches=200)))
 
 Limits, each a ``ValueError`` beyond it: at most 100_000 sampled episodes in all
-(``n_episodes x n_batches``, :data:`MAX_EPISODES`) and 1_000_000 sampled steps
-(:data:`MAX_SAMPLED_STEPS`, about 300 MB and a few minutes), and at most 50_000_000 stored
+(``n_episodes x n_batches``, :data:`MAX_EPISODES`) and 500_000 sampled steps
+(:data:`MAX_SAMPLED_STEPS`, about 250 MB and 90 s at 170 us a step), and at most 50_000_000 stored
 estimate values (``n_batches x parameters x estimators``, :data:`MAX_ESTIMATE_VALUES`, 200 MB).
 The policy must have been made for the env's spaces (the same hill length).
 Learning speed lives in :mod:`reinforce_sb3.analysis.learning` (re-exported here).
@@ -58,7 +58,7 @@ PROG = "python -m reinforce_sb3.analysis.diagnostics"
 MAX_EPISODES = 100_000
 """The most episodes one comparison may sample: ``n_episodes x n_batches``."""
 
-MAX_SAMPLED_STEPS = 1_000_000
+MAX_SAMPLED_STEPS = 500_000
 """The most environment steps one comparison may sample (the episodes are kept in memory)."""
 
 MAX_ESTIMATE_VALUES = 50_000_000
