@@ -63,11 +63,15 @@ def read_model_data(
 
     The torch parameters are read too, so that a corrupt ``policy.pth`` is caught here.
     """
+    if isinstance(path, (str, pathlib.Path)):
+        candidates = [pathlib.Path(path), pathlib.Path(f"{path}.zip")]
+        if not any(candidate.is_file() for candidate in candidates):
+            raise FileNotFoundError(f"no saved model at {str(path)!r} (nor at {str(candidates[1])!r})")
     try:
         data, _, _ = load_from_zip_file(path, load_data=True, custom_objects=custom_objects, device="cpu")
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, pickle.UnpicklingError, RuntimeError, EOFError, KeyError, OSError) as error:
+    except (zipfile.BadZipFile, pickle.UnpicklingError, RuntimeError, EOFError, KeyError, OSError, ValueError) as error:
         raise ValueError(
             f"path {str(path)!r} is not a readable saved model ({type(error).__name__}: {error})"
         ) from error
