@@ -27,6 +27,7 @@ Speeds are the median of ``--repeats`` measurements, interleaved so that a slow 
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import os
 import time
 import warnings
@@ -180,6 +181,24 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _timed_burn(work: int) -> float:
+    start = time.perf_counter()
+    burn(work)
+    return time.perf_counter() - start
+
+
+def parallel_capacity(work: int) -> float:
+    """How many times as fast ``cores()`` processes burn ``work`` units each, together, as one process burns it
+    alone: what the machine gives to parallel work right now (the cores may be shared with other programs)."""
+    with multiprocessing.get_context("fork").Pool(cores()) as pool:
+        pool.map(_timed_burn, [1] * cores())  # started
+        alone = _timed_burn(work)
+        start = time.perf_counter()
+        pool.map(_timed_burn, [work] * cores())
+        together = time.perf_counter() - start
+    return cores() * alone / together
+
+
 def speedup(
     updates: int,
     repeats: int,
@@ -192,7 +211,9 @@ def speedup(
     step_ms = 1000 * min(_cpu_seconds(lambda: burn(work)) for _ in range(7))
     kinds = ("DummyVecEnv", "PausableSubprocVecEnv", "SubprocVecEnv")
     speeds: dict[tuple[str, int], list[float]] = {(kind, n): [] for kind in kinds for n in workers}
+    capacity = []
     for _ in range(repeats):
+        capacity.append(parallel_capacity(300 * work))
         for n in workers:
             for kind in kinds:
                 speeds[kind, n].append(used_steps_per_second(kind, n, work, updates))
@@ -223,7 +244,9 @@ def speedup(
     text = (
         f"CartPole-v1 + {work:,} units of pure-Python work per step ({step_ms:.2f} ms of CPU), REINFORCE defaults "
         f"(n_episodes=8), {updates} updates from scratch; batch steps per second of learn(), median of {repeats}; "
-        f"speed-up over the DummyVecEnv with as many envs; ideal: min(workers, {cores()} cores)\n\n"
+        f"speed-up over the DummyVecEnv with as many envs; ideal: min(workers, {cores()} cores). "
+        f"The machine meanwhile: {cores()} processes burning in parallel ran {np.median(capacity):.2f} times as fast "
+        "as one (the most any VecEnv could reach; less than the cores when other programs use them)\n\n"
         f"{table(header, rows)}"
     )
     if plot is not None:
