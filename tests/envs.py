@@ -7,6 +7,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 
 class ScriptedRewardEnv(gym.Env):
@@ -116,3 +119,87 @@ class ImageObsEnv(gym.Env):
         self.t += 1
         obs = self.np_random.integers(0, 256, size=(36, 36, 1), dtype=np.uint8)
         return obs, float(action == 1), self.t == 3, False, {}
+
+
+class PoisonedEnv(gym.Env):
+    """Episodes of ``length`` steps paying 1 per step, whose first episode has one bad number in it.
+
+    At step ``step`` (0-based) of the first episode, the reward is ``value`` (``where="reward"``), or the
+    observation it returns is (``where="observation"``: that observation is what the next action is chosen on).
+    Observations are ``[t]``.
+    """
+
+    observation_space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float32)
+    action_space = spaces.Discrete(2)
+
+    def __init__(self, length: int = 3, step: int = 0, value: float = np.nan, where: str = "reward") -> None:
+        self.length, self.bad_step, self.value, self.where = length, step, value, where
+        self.n_resets = 0
+        self.t = 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.n_resets += 1
+        self.t = 0
+        return np.zeros(1, dtype=np.float32), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        poisoned = self.n_resets == 1 and self.t == self.bad_step
+        reward = self.value if poisoned and self.where == "reward" else 1.0
+        self.t += 1
+        obs = np.array([self.value if poisoned and self.where == "observation" else self.t], dtype=np.float32)
+        return obs, float(reward), self.t == self.length, False, {}
+
+
+class ResetProbe(gym.Wrapper):
+    """Counts the resets of the env it wraps, and those that cut an episode short (after a step, before its end)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.n_resets = 0
+        self.early_resets = 0
+        self.mid_episode = False  # the episode has taken a step and not ended
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict]:
+        self.n_resets += 1
+        self.early_resets += int(self.mid_episode)
+        self.mid_episode = False
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.mid_episode = not (terminated or truncated)
+        return obs, reward, terminated, truncated, info
+
+
+class Lockstep(VecEnvWrapper):
+    """A VecEnv wrapper that changes nothing, of a kind REINFORCE cannot pause: all its envs step together."""
+
+    def reset(self) -> VecEnvObs:
+        return self.venv.reset()
+
+    def step_wait(self) -> VecEnvStepReturn:
+        return self.venv.step_wait()
+
+
+VEC_ENV_KINDS = ["DummyVecEnv", "Lockstep", "VecNormalize"]
+"""How :func:`strict_vec_env` steps its envs: paused (a DummyVecEnv), all together (a wrapper REINFORCE cannot
+pause through), or through ``VecNormalize`` (for its statistics only: it normalises nothing)."""
+
+
+def strict_vec_env(kind: str = "DummyVecEnv", env_id: str = "CartPole-v1", n_envs: int = 3, seed: int = 0) -> VecEnv:
+    """
+    A VecEnv of :data:`VEC_ENV_KINDS` whose envs raise ``RuntimeError`` if reset mid-episode (SB3's
+    ``Monitor(allow_early_resets=False)``) and count their resets in a :class:`ResetProbe`
+    (``env.get_attr("early_resets")``, ``env.get_attr("n_resets")``).
+    """
+    env = make_vec_env(
+        env_id, n_envs=n_envs, seed=seed, wrapper_class=ResetProbe, monitor_kwargs={"allow_early_resets": False}
+    )
+    if kind == "Lockstep":
+        return Lockstep(env)
+    if kind == "VecNormalize":
+        return VecNormalize(env, norm_obs=False, norm_reward=False)
+    if kind != "DummyVecEnv":
+        raise ValueError(f"kind must be one of {VEC_ENV_KINDS}, got {kind!r}")
+    return env

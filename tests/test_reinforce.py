@@ -1,0 +1,191 @@
+"""REINFORCE itself: short learn() runs over envs, action and observation spaces, policies and options (in the
+manner of sb3-contrib's test_run.py), and what its update does with them."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from reinforce_sb3 import REINFORCE, REINFORCEPolicy
+from tests.envs import DictObsEnv, ImageObsEnv, ScriptedRewardEnv
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+class FirstBatch(BaseCallback):
+    """Keeps the first complete batch (as train() will see it), then lets training go on."""
+
+    batch = None
+
+    def _on_rollout_end(self) -> None:
+        if self.batch is None and self.model.collector.complete:
+            self.batch = self.model.collector.buffer.episode_batch(self.model.gamma, self.model.reward_to_go)
+
+    def _on_step(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("env_id", "budget"),
+    [("CartPole-v1", 300), ("Pendulum-v1", 500), ("PGToy-v0", 200), ("SlipperyHill-v0", 200), ("FrozenLake-v1", 300)],
+)
+def test_registered_envs(make_model, env_id, budget):
+    model = make_model(env_id)
+    model.learn(budget)  # Pendulum's episodes are 200 steps long
+    assert model._n_updates > 0
+    obs = model.get_env().reset()
+    action, _ = model.predict(obs, deterministic=True)
+    assert model.get_env().action_space.contains(np.asarray(action[0]).astype(model.action_space.dtype))
+
+
+@pytest.mark.parametrize(
+    "action_space",
+    [
+        spaces.Discrete(3),
+        spaces.Box(-2.0, 2.0, shape=(2,)),
+        spaces.Box(-1.0, 1.0, shape=(2, 2)),  # SB3's DummyMultidimensionalAction
+        spaces.MultiDiscrete([3, 2]),
+        spaces.MultiBinary(3),
+    ],
+    ids=str,
+)
+def test_action_spaces(make_model, action_space):
+    env = DummyVecEnv([lambda: ScriptedRewardEnv([[1, 2, 3], [0, 1]], action_space=action_space)] * 2)
+    model = make_model(env, n_episodes=4)
+    first = FirstBatch()
+    model.learn(60, callback=first)
+    assert model._n_updates > 0
+    assert first.batch.actions.shape == (len(first.batch.returns), *action_space.shape)
+    assert all(th.isfinite(p).all() for p in model.policy.parameters())
+    obs = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0]], dtype=np.float32)
+    actions, _ = model.predict(obs)
+    assert actions.shape == (3, *action_space.shape)
+    single, _ = model.predict(obs[0])
+    assert np.shape(single) == action_space.shape
+    assert action_space.contains(np.asarray(single).astype(action_space.dtype))
+
+
+def test_dict_observations_with_multi_input_policy(make_model):
+    model = make_model(DictObsEnv(), "MultiInputPolicy")
+    model.learn(40)
+    assert model._n_updates > 0
+    obs, _ = DictObsEnv().reset(seed=0)
+    action, _ = model.predict(obs)
+    assert model.action_space.contains(int(action))
+
+
+def test_image_observations_with_cnn_policy(make_model):
+    model = make_model(ImageObsEnv(), "CnnPolicy", policy_kwargs=dict(features_extractor_kwargs=dict(features_dim=32)))
+    model.learn(12)
+    assert model._n_updates > 0
+    assert model.policy.net_arch == []
+
+
+def test_custom_policy_class(make_model):
+    model = make_model(policy=REINFORCEPolicy)
+    model.learn(20)
+    assert isinstance(model.policy, REINFORCEPolicy) and model._n_updates > 0
+
+
+def test_learning_rate_schedule(make_model):
+    model = make_model(learning_rate=lambda progress: 0.01 * progress, n_episodes=4)
+    model.learn(200)
+    assert 0 < model.policy.optimizer.param_groups[0]["lr"] < 0.01
+
+
+@pytest.mark.parametrize("loss_reduction", ["mean", "episodes"])
+@pytest.mark.parametrize("normalize_returns", [True, False])
+@pytest.mark.parametrize("reward_to_go", [True, False])
+def test_estimator_options(make_model, loss_reduction, normalize_returns, reward_to_go):
+    model = make_model(
+        n_episodes=4,
+        loss_reduction=loss_reduction,
+        normalize_returns=normalize_returns,
+        reward_to_go=reward_to_go,
+        ent_coef=0.01,
+        max_grad_norm=0.5,
+    )
+    model.learn(100)
+    assert model._n_updates > 0
+    assert all(th.isfinite(p).all() for p in model.policy.parameters())
+
+
+@pytest.mark.parametrize("baseline", ["none", "mean", "value", "leave_one_out"])
+@pytest.mark.parametrize("reward_to_go", [True, False])
+def test_baselines(make_model, baseline, reward_to_go):
+    model = make_model(make_vec_env("PGToy-v0", n_envs=2, seed=0), n_episodes=4, baseline=baseline,
+                       reward_to_go=reward_to_go)  # fmt: skip
+    model.learn(100)
+    assert model._n_updates > 0
+    assert (model.policy.value_net is not None) == (baseline == "value")
+    assert all(th.isfinite(p).all() for p in model.policy.parameters())
+
+
+def test_max_grad_norm_clips_the_step(make_model):
+    """With SGD and learning rate 1, the parameter step is the clipped gradient: its norm is at most max_grad_norm."""
+    norms = {}
+    for max_grad_norm in (None, 0.01):
+        model = make_model(
+            learning_rate=1.0,
+            n_episodes=8,
+            seed=3,
+            normalize_returns=False,
+            loss_reduction="episodes",
+            max_grad_norm=max_grad_norm,
+            policy_kwargs=dict(optimizer_class=th.optim.SGD, net_arch=[64, 64]),
+        )
+        before = th.cat([p.detach().flatten().clone() for p in model.policy.parameters()])
+        model.learn(10**6, callback=lambda _l, _g, m=model: m._n_updates == 0)
+        after = th.cat([p.detach().flatten() for p in model.policy.parameters()])
+        norms[max_grad_norm] = (after - before).norm().item()
+    assert norms[None] > 0.01
+    assert norms[0.01] == pytest.approx(0.01, rel=1e-3)
+
+
+def test_normalized_equal_returns_give_a_no_op_update(make_model):
+    """Every episode pays the same: normalised weights are all zero, the update changes nothing, nothing is NaN."""
+    model = make_model(ScriptedRewardEnv([[1.0]]), n_episodes=4, normalize_returns=True)
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    model.learn(40)
+    assert model._n_updates > 0
+    for old, new in zip(before, model.policy.parameters(), strict=True):
+        assert th.equal(old, new.detach())
+
+
+def test_fewer_episodes_than_envs_warns(make_model):
+    with pytest.warns(UserWarning, match="n_episodes=2 is smaller than the number of envs"):
+        make_model(make_vec_env("CartPole-v1", n_envs=4), n_episodes=2)
+
+
+def test_evaluate_policy_and_multiple_envs(make_model):
+    model = make_model(make_vec_env("CartPole-v1", n_envs=4, seed=0), n_episodes=8)
+    model.learn(1000)
+    assert model._n_updates > 0
+    mean, std = evaluate_policy(model, Monitor(gym.make("CartPole-v1")), n_eval_episodes=3)
+    assert mean > 0 and std >= 0
+
+
+@pytest.mark.parametrize("torch_threads", [1, 2, None])
+def test_learn_runs_torch_with_torch_threads_and_restores_it(make_model, torch_threads):
+    th.set_num_threads(3)
+    seen = []
+    model = make_model(torch_threads=torch_threads)
+    model.learn(20, callback=lambda _l, _g: seen.append(th.get_num_threads()) or True)
+    assert set(seen) == {3 if torch_threads is None else torch_threads}
+    assert th.get_num_threads() == 3
+
+
+@pytest.mark.skipif(not th.cuda.is_available(), reason="needs CUDA")
+def test_cuda():
+    model = REINFORCE("MlpPolicy", "CartPole-v1", device="cuda", n_episodes=4, seed=0)
+    assert next(model.policy.parameters()).is_cuda
+    model.learn(1000)
+    assert model._n_updates > 0
+    action, _ = model.predict(np.zeros(4, dtype=np.float32))
+    assert model.action_space.contains(int(action))
