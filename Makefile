@@ -38,3 +38,16 @@ type: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+.PHONY: docs figures
+
+# the documentation site, into site/ (any warning fails the build)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# redraw the pictures of the docs and re-run their tables of results (a few minutes)
+figures: $(STAMP)
+	$(BIN)/python -m reinforce_sb3.analysis.plots tree --out docs/tree.png
+	$(BIN)/python -m reinforce_sb3.analysis.plots curves --seeds 5 --timesteps 20000 --out docs/learning_curves.png
+	$(BIN)/python -m reinforce_sb3.analysis.plots errors --out docs/gradient_error.png
+	$(BIN)/python docs/update_results.py
