@@ -5,7 +5,10 @@ instance of :class:`~gym_pgtoy.slippery_hill.SlipperyHillEnv`, wrapped or not; t
 horizon is the ``max_episode_steps`` of its ``TimeLimit`` unless ``horizon`` is given.
 A policy is stationary: a dict ``{(cell, diamond): (p_left, p_right)}``, a callable
 ``obs -> (p_left, p_right)``, or a Stable-Baselines3 model or policy made for the env's spaces
-(through the policy adapter of ``reinforce-sb3``); see :mod:`gym_pgtoy.policies`.
+(through the policy adapter of ``reinforce-sb3``); see :mod:`gym_pgtoy.policies`. On the continuous
+variant the same description holds, the probabilities of moving left and right: Gaussian actions
+``Normal(mu, sigma)`` move right with probability ``Phi(mu / sigma)`` (:func:`gaussian_policy`; the
+adapter does it for SB3's Gaussian policies, differentiably in the mean and the log-std).
 
 Limits: the horizon is at most 100_000 steps (``MAX_EPISODE_STEPS``), and the dynamic programme
 visits at most ``horizon x 2 (H + 1)`` (time, state) pairs, which may not exceed 1_000_000
@@ -32,19 +35,29 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.wrappers import TimeLimit
 
-from gym_pgtoy.policies import WALKTHROUGH_POLICY, PolicyLike, adapters, policy_table, uniform_policy
+from gym_pgtoy.policies import (
+    WALKTHROUGH_GAUSSIAN,
+    WALKTHROUGH_POLICY,
+    PolicyLike,
+    adapters,
+    gaussian_policy,
+    policy_table,
+    uniform_policy,
+)
 from gym_pgtoy.slippery_hill import LEFT, MAX_EPISODE_STEPS, RIGHT, SlipperyHillEnv, State
 from gym_pgtoy.validation import check_integer
 
 __all__ = [
     "MAX_EPISODE_STEPS",
     "MAX_STATE_STEPS",
+    "WALKTHROUGH_GAUSSIAN",
     "WALKTHROUGH_POLICY",
     "OptimalSolution",
     "PolicyAnalysis",
     "action_probability_gradient",
     "analyze",
     "expected_return",
+    "gaussian_policy",
     "optimal_return",
     "parameter_gradient",
     "solve",

@@ -10,11 +10,17 @@ A policy is stationary and may be given as
   distribution declares one for Stable-Baselines3 models and policies, which checks that the
   policy was made for the env's observation and action spaces; ``gym_pgtoy`` never imports
   torch or SB3 itself.
+
+On the continuous variant (``continuous=True``) a policy is still described by ``(p_left, p_right)``:
+an action below 0 moves left, 0 or above moves right. :func:`gaussian_policy` turns Gaussian
+actions ``Normal(mu(s), sigma(s))`` into that description, ``p_right = Phi(mu / sigma)``.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import Any
@@ -29,6 +35,32 @@ PROBABILITY_TOLERANCE = 1e-6
 
 WALKTHROUGH_POLICY: dict[State, tuple[float, float]] = {(2, 1): (0.7, 0.3), (1, 0): (0.4, 0.6), (2, 0): (0.8, 0.2)}
 """The policy of the walk-through on ``PGToy-v0`` (any hill of length 1): P(left) = 0.7, 0.4, 0.8."""
+
+
+def direction_probabilities(mu: float, sigma: float) -> tuple[float, float]:
+    """``(p_left, p_right) = (Phi(-mu / sigma), Phi(mu / sigma))``: where an action ``Normal(mu, sigma)`` moves.
+
+    The env moves right for an action of 0 or above, and clipping to [-1, 1] keeps the sign.
+    :param mu: the mean, a finite number
+    :param sigma: the standard deviation, a finite number > 0
+    """
+    if not (isinstance(mu, (int, float, np.number)) and math.isfinite(mu)):
+        raise ValueError(f"mu must be a finite number, got {mu!r}")
+    if not (isinstance(sigma, (int, float, np.number)) and math.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
+    z = float(mu) / float(sigma) / math.sqrt(2.0)
+    return 0.5 * math.erfc(z), 0.5 * math.erfc(-z)  # erfc on both sides keeps the small one accurate
+
+
+def gaussian_policy(parameters: Mapping[State, tuple[float, float]]) -> dict[State, tuple[float, float]]:
+    """``{state: (p_left, p_right)}`` of Gaussian actions given as ``{state: (mu, sigma)}`` (continuous variant)."""
+    return {state: direction_probabilities(mu, sigma) for state, (mu, sigma) in parameters.items()}
+
+
+WALKTHROUGH_GAUSSIAN: dict[State, tuple[float, float]] = {
+    state: (statistics.NormalDist().inv_cdf(p_right), 1.0) for state, (_, p_right) in WALKTHROUGH_POLICY.items()
+}
+"""The walk-through's policy as Gaussian actions ``(mu, sigma = 1)`` for ``continuous=True``: the same P(right)."""
 
 
 def uniform_policy(hill_length: int) -> dict[State, tuple[float, float]]:

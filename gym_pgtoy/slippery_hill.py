@@ -31,7 +31,12 @@ MAX_EPISODE_STEPS = 100_000
 """The longest time limit the native vector env and the exact analysis (its ``horizon``) accept."""
 
 
-class SlipperyHillEnv(Env[np.ndarray, np.int64]):
+def direction(action: np.ndarray) -> int:
+    """The move of a continuous action: ``LEFT`` below 0, ``RIGHT`` at 0 or above (clipping keeps the sign)."""
+    return LEFT if action[0] < 0.0 else RIGHT
+
+
+class SlipperyHillEnv(Env[np.ndarray, np.int64 | np.ndarray]):
     """
     A robot on a hilltop chooses between a safe flag and a diamond on a slippery hillside.
 
@@ -57,10 +62,21 @@ class SlipperyHillEnv(Env[np.ndarray, np.int64]):
     is a trap at 10.
 
     ## Action Space
-    The action is an `int` in `{0, 1}`:
+    The action is an `int` in `{0, 1}` (`Discrete(2)`):
 
     - 0: Move left (down the hill)
     - 1: Move right (up the hill, or to the flag from the hilltop)
+
+    With `continuous=True` the action is a `np.ndarray` of shape `(1,)` in
+    `Box(-1.0, 1.0, shape=(1,), dtype=np.float32)`, and only its sign counts:
+
+    - below 0: Move left
+    - 0 or above: Move right
+
+    A finite value outside [-1, 1] moves as its sign says, as if clipped to the box (as
+    LunarLander clips); a non-finite one, or another shape, is a `ValueError`. A Gaussian policy
+    `Normal(mu(s), sigma(s))` thus moves right with probability `Phi(mu(s) / sigma(s))`, and
+    `gym_pgtoy.exact` analyses it through these probabilities.
 
     ## Observation Space
     The observation is a `np.ndarray` of shape `(2,)`, `(cell, diamond_present)`, in
@@ -105,7 +121,11 @@ class SlipperyHillEnv(Env[np.ndarray, np.int64]):
     gym.register_envs(gym_pgtoy)
     env = gym.make("PGToy-v0", render_mode="ansi")
     env = gym.make("SlipperyHill-v0", hill_length=5, slip_prob=0.2, max_episode_steps=40)
+    env = gym.make("PGToy-v0", continuous=True)
     ```
+
+    `continuous=False`: if True, the action is a number in [-1, 1] whose sign chooses the move
+    (see Action Space); the game, its table `P` and its exact analysis are unchanged.
 
     `hill_length=3`: the number H of hillside cells between the pit and the hilltop, an integer
     in [1, 10_000] (`MAX_HILL_LENGTH`). An `"rgb_array"` frame is `32 (H + 3)` pixels wide.
@@ -123,7 +143,7 @@ class SlipperyHillEnv(Env[np.ndarray, np.int64]):
     is) and the native vector env accept at most 100_000 (`MAX_EPISODE_STEPS`).
 
     ## Version History
-    - v0: Initial version release
+    - v0: Initial version release; `continuous=True` added later without changing the default game
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
@@ -136,8 +156,11 @@ class SlipperyHillEnv(Env[np.ndarray, np.int64]):
         diamond_reward: float = 3.0,
         flag_reward: float = 10.0,
         pit_reward: float = -10.0,
+        continuous: bool = False,
     ) -> None:
         check_integer("hill_length", hill_length, 1, MAX_HILL_LENGTH)
+        if not isinstance(continuous, (bool, np.bool_)):
+            raise ValueError(f"continuous must be True or False, got {continuous!r}")
         if not isinstance(slip_prob, (int, float, np.number)) or not 0.0 <= float(slip_prob) <= 1.0:
             raise ValueError(f"slip_prob must be a probability in [0, 1], got {slip_prob!r}")
         for name, value in (
@@ -156,6 +179,7 @@ class SlipperyHillEnv(Env[np.ndarray, np.int64]):
         self.flag_reward = float(flag_reward)
         self.pit_reward = float(pit_reward)
         self.render_mode = render_mode
+        self.continuous = bool(continuous)
 
         self.pit = 0
         self.hilltop = self.hill_length + 1
@@ -163,7 +187,11 @@ class SlipperyHillEnv(Env[np.ndarray, np.int64]):
         self.start_state: State = (self.hilltop, 1)
 
         self.observation_space = spaces.MultiDiscrete([self.flag + 1, 2])
-        self.action_space = spaces.Discrete(2)
+        self.action_space: spaces.Discrete | spaces.Box
+        if self.continuous:
+            self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+        else:
+            self.action_space = spaces.Discrete(2)
 
         self.P: dict[State, dict[int, list[Transition]]] = {
             (cell, diamond): {action: self._calculate_transitions((cell, diamond), action) for action in (LEFT, RIGHT)}
@@ -201,17 +229,30 @@ class SlipperyHillEnv(Env[np.ndarray, np.int64]):
             return (prob, (cell, 0), self.diamond_reward, False)
         return (prob, (cell, diamond), 0.0, False)
 
-    def step(self, action: int | np.integer) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def step(self, action: int | np.integer | np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self.s is None:
             raise ResetNeeded("Cannot call SlipperyHillEnv.step() before reset().")
-        if not self.action_space.contains(action):
-            raise ValueError(f"action must be 0 (left) or 1 (right), got {action!r}")
-        transitions = self.P[self.s][int(action)]
+        move = self._move(action)
+        transitions = self.P[self.s][move]
         i = categorical_sample([t[0] for t in transitions], self.np_random)
         prob, self.s, reward, terminated = transitions[i]
-        self.lastaction = int(action)
+        self.lastaction = move
         # truncation is left to the TimeLimit wrapper that gym.make adds
         return np.array(self.s, dtype=np.int64), reward, terminated, False, {"prob": prob}
+
+    def _move(self, action: Any) -> int:
+        """``LEFT`` or ``RIGHT`` for a valid action of this variant, else a ``ValueError``."""
+        if not self.continuous:
+            if not self.action_space.contains(action):
+                raise ValueError(f"action must be 0 (left) or 1 (right), got {action!r}")
+            return int(action)
+        array = np.asarray(action)
+        if array.shape != (1,) or array.dtype.kind not in "iuf" or not np.isfinite(array).all():
+            raise ValueError(
+                f"action must be a finite number in an array of shape (1,) (below 0: left, 0 or above: right), "
+                f"got {action!r}"
+            )
+        return direction(array)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

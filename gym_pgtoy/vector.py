@@ -38,6 +38,10 @@ class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     - 0: Move left (down the hill)
     - 1: Move right (up the hill, or to the flag from the hilltop)
 
+    With `continuous=True`, `Box(-1.0, 1.0, shape=(num_envs, 1), dtype=np.float32)`: one number per
+    copy, below 0 moves left, 0 or above moves right (a finite value outside [-1, 1] moves as its
+    sign says, as in `SlipperyHillEnv`).
+
     ## Observation Space
     An `int64` array of shape `(num_envs, 2)`, one `(cell, diamond_present)` row per copy
     (`single_observation_space` is `MultiDiscrete([H + 3, 2])`, batched with `batch_space`).
@@ -72,6 +76,7 @@ class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     gym.register_envs(gym_pgtoy)
     envs = gym.make_vec("PGToy-v0", num_envs=1024)  # the registered vector_entry_point
     envs = gym.make_vec("SlipperyHill-v0", num_envs=64, hill_length=5, max_episode_steps=40)
+    envs = gym.make_vec("PGToy-v0", num_envs=1024, continuous=True)  # Box actions of shape (1024, 1)
     envs = gym_pgtoy.SlipperyHillVectorEnv(num_envs=8, hill_length=1, max_episode_steps=3)
     ```
 
@@ -82,12 +87,12 @@ class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     `max_episode_steps=None`: the time limit of each copy, an integer in [1, 100_000]
     (`MAX_EPISODE_STEPS`), or `None` for none.
 
-    `hill_length`, `slip_prob`, `diamond_reward`, `flag_reward`, `pit_reward` and
+    `hill_length`, `slip_prob`, `diamond_reward`, `flag_reward`, `pit_reward`, `continuous` and
     `render_mode` are those of `SlipperyHillEnv`, with its defaults. `render()` returns
     one frame per copy.
 
     ## Version History
-    - v0: Initial version release
+    - v0: Initial version release; `continuous=True` added later without changing the default game
     """
 
     metadata = {
@@ -106,6 +111,7 @@ class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         diamond_reward: float = 3.0,
         flag_reward: float = 10.0,
         pit_reward: float = -10.0,
+        continuous: bool = False,
     ) -> None:
         check_integer("num_envs", num_envs, 1, MAX_NUM_ENVS)
         if max_episode_steps is not None:
@@ -118,6 +124,7 @@ class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             diamond_reward=diamond_reward,
             flag_reward=flag_reward,
             pit_reward=pit_reward,
+            continuous=continuous,
         )
         if render_mode is not None and num_envs * self._frame_bytes() > MAX_RENDER_BYTES:
             raise ValueError(
@@ -130,6 +137,7 @@ class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self.render_mode = render_mode
         self.hill_length = self.game.hill_length
         self.slip_prob = self.game.slip_prob
+        self.continuous = self.game.continuous
 
         self.single_observation_space = self.game.observation_space
         self.single_action_space = self.game.action_space
@@ -234,8 +242,16 @@ class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         return self._observations.take(self._state, axis=0), rewards, terminated, truncated, info
 
     def _check_actions(self, actions: Any) -> np.ndarray:
-        """``actions`` as an integer array of shape ``(num_envs,)`` with values in {0, 1}, else ValueError."""
+        """The moves (0 left, 1 right) of valid ``actions`` as an integer array of shape ``(num_envs,)``, else
+        ValueError: integers in {0, 1} of shape ``(num_envs,)``, or finite numbers of shape ``(num_envs, 1)``."""
         array = np.asarray(actions)
+        if self.continuous:
+            if array.shape != (self.num_envs, 1) or array.dtype.kind not in "iuf" or not np.isfinite(array).all():
+                raise ValueError(
+                    f"actions must be finite numbers in an array of shape ({self.num_envs}, 1) (below 0: left, "
+                    f"0 or above: right), got {type(actions).__name__} of shape {array.shape} and dtype {array.dtype}"
+                )
+            return (array[:, 0] >= 0).astype(np.int64)
         if array.shape != (self.num_envs,) or array.dtype.kind not in "iu":
             raise ValueError(
                 f"actions must be an integer array of shape ({self.num_envs},) with values 0 (left) or 1 (right), "
