@@ -1,13 +1,16 @@
-"""The gradient REINFORCE applies is an unbiased estimate of the exact policy gradient (gym_pgtoy.exact)."""
+"""The gradient REINFORCE applies is an unbiased estimate of the exact policy gradient (gym_pgtoy.exact), with
+every baseline that is action-independent; the learned baseline never changes the policy's step."""
 
 import pytest
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import VecCheckNan
 
 from gym_pgtoy import exact
 from reinforce_sb3 import REINFORCE
+from tests.envs import Lockstep
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def flat(tensors):
@@ -24,7 +27,7 @@ def gradient_model(
     env = make_vec_env("PGToy-v0", n_envs=n_envs, seed=seed)
     return REINFORCE(
         "MlpPolicy",
-        VecCheckNan(env) if lockstep else env,
+        Lockstep(env) if lockstep else env,
         learning_rate=learning_rate,
         n_episodes=n_episodes,
         gamma=1.0,
@@ -105,3 +108,38 @@ def test_small_batches_from_parallel_envs_are_unbiased(n_envs, n_episodes, rewar
     average = callback.total / (n_batches - 1)  # the last update's gradient is not read
     assert cosine(average, truth) > 0.99
     assert relative_error(average, truth) < 0.05
+
+
+@pytest.mark.parametrize(("baseline", "scale"), [("value", 1.0), ("leave_one_out", 1.0), ("mean", 1 - 1 / 16)])
+def test_baselines_keep_the_gradient_estimate_on_target(baseline, scale):
+    """At fixed parameters (learning rate 0), the average estimate matches the exact gradient. The value network
+    stays at its initial, arbitrary values: any action-independent baseline works. The batch mean is not
+    independent of the action (each return is part of it): as documented, it shrinks the gradient by about
+    1 - 1/n_episodes, which leave-one-out does not."""
+    model = gradient_model(16, n_envs=4, learning_rate=0.0, seed=3, baseline=baseline)
+    truth = flat(exact.parameter_gradient("PGToy-v0", model, parameters=model.policy.parameters()))
+    n_batches = 400
+    callback = AverageGradient(n_batches)
+    model.learn(10**9, callback=callback)
+    average = callback.total / (n_batches - 1)
+    if baseline == "value":  # the value network's gradient is not part of the policy gradient
+        mask = th.cat([th.full((p.numel(),), "value_net" not in name) for name, p in model.policy.named_parameters()])
+        assert not mask.all()
+        average, truth = average[mask], truth[mask]
+    assert cosine(average, truth) > 0.99
+    assert relative_error(average, scale * truth) < 0.04
+
+
+def test_value_loss_does_not_touch_the_policy():
+    """The value network reads detached features: the policy's step is the same whatever vf_coef is."""
+    steps = {}
+    for vf_coef in (0.0, 1.0):
+        model = gradient_model(8, seed=2, baseline="value", vf_coef=vf_coef)
+        before = {name: p.detach().clone() for name, p in model.policy.named_parameters()}
+        model.learn(10**6, callback=lambda _l, _g, m=model: m._n_updates == 0)
+        steps[vf_coef] = {name: p.detach() - before[name] for name, p in model.policy.named_parameters()}
+    for name in steps[0.0]:
+        if "value_net" in name:
+            assert steps[0.0][name].abs().sum() == 0 and steps[1.0][name].abs().sum() > 0
+        else:
+            th.testing.assert_close(steps[0.0][name], steps[1.0][name])

@@ -6,9 +6,10 @@ import torch as th
 from gymnasium import spaces
 from torch import nn
 
-from reinforce_sb3 import REINFORCE
-from reinforce_sb3.rollout.numpy_actor import NumpyActor
+from reinforce_sb3.rollout.numpy_actor import ActionSampler, NumpyActor
 from tests.envs import DictObsEnv, ImageObsEnv, ScriptedRewardEnv
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class SpacesEnv(ScriptedRewardEnv):
@@ -38,10 +39,10 @@ ACTION_SPACES = [
 
 @pytest.mark.parametrize("observation_space", OBSERVATION_SPACES)
 @pytest.mark.parametrize("action_space", ACTION_SPACES)
-def test_same_action_parameters_as_torch(observation_space, action_space):
+def test_same_action_parameters_as_torch(make_model, observation_space, action_space):
     th.manual_seed(0)
     observation_space.seed(0)
-    model = REINFORCE("MlpPolicy", SpacesEnv(observation_space, action_space), policy_kwargs=dict(ortho_init=False))
+    model = make_model(SpacesEnv(observation_space, action_space), policy_kwargs=dict(ortho_init=False, net_arch=[16]))
     actor = NumpyActor.from_policy(model.policy)
     assert actor is not None
     obs = np.stack([observation_space.sample() for _ in range(16)])
@@ -56,10 +57,10 @@ def test_same_action_parameters_as_torch(observation_space, action_space):
     "activation_fn", [nn.Tanh, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Sigmoid, nn.Identity], ids=lambda f: f.__name__
 )
 @pytest.mark.parametrize("net_arch", [[], [8], [16, 8]], ids=str)
-def test_activations_and_layer_sizes(activation_fn, net_arch):
+def test_activations_and_layer_sizes(make_model, activation_fn, net_arch):
     th.manual_seed(1)
     env = SpacesEnv(spaces.Box(-5.0, 5.0, shape=(3,), dtype=np.float32), spaces.Discrete(2))
-    model = REINFORCE("MlpPolicy", env, policy_kwargs=dict(net_arch=net_arch, activation_fn=activation_fn))
+    model = make_model(env, policy_kwargs=dict(net_arch=net_arch, activation_fn=activation_fn))
     actor = NumpyActor.from_policy(model.policy)
     obs = np.random.default_rng(0).uniform(-5, 5, size=(32, 3)).astype(np.float32)
     with th.no_grad():
@@ -67,9 +68,9 @@ def test_activations_and_layer_sizes(activation_fn, net_arch):
     np.testing.assert_allclose(actor.action_parameters(obs), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_the_copy_is_taken_at_each_batch():
+def test_the_copy_is_taken_at_each_batch(make_model):
     """After a gradient step the rollout samples from the new parameters: the copy follows the update."""
-    model = REINFORCE("MlpPolicy", "CartPole-v1", n_episodes=2, learning_rate=0.1, seed=0)
+    model = make_model("CartPole-v1", learning_rate=0.1)
     before = NumpyActor.from_policy(model.policy).action_parameters(np.ones((1, 4), dtype=np.float32))
     model.learn(200)
     assert model._n_updates > 0
@@ -78,26 +79,69 @@ def test_the_copy_is_taken_at_each_batch():
 
 
 @pytest.mark.parametrize(
-    "make_model",
+    ("env", "policy", "kwargs"),
     [
-        lambda: REINFORCE("MultiInputPolicy", DictObsEnv()),
-        lambda: REINFORCE("CnnPolicy", ImageObsEnv(), n_episodes=1),
-        lambda: REINFORCE("MlpPolicy", "CartPole-v1", n_episodes=1, policy_kwargs=dict(activation_fn=nn.GELU)),
+        (DictObsEnv, "MultiInputPolicy", {}),
+        (ImageObsEnv, "CnnPolicy", dict(policy_kwargs=dict(features_extractor_kwargs=dict(features_dim=16)))),
+        (lambda: "CartPole-v1", "MlpPolicy", dict(policy_kwargs=dict(activation_fn=nn.GELU))),
     ],
     ids=["dict-observations", "images", "unknown-activation"],
 )
-def test_policies_it_cannot_copy_are_sampled_in_torch(make_model):
-    model = make_model()
+def test_policies_it_cannot_copy_are_sampled_from_torch_s_parameters(make_model, env, policy, kwargs):
+    model = make_model(env(), policy, **kwargs)
     assert NumpyActor.from_policy(model.policy) is None
-    model.learn(600)  # the rollout falls back to the torch policy
+    assert ActionSampler.from_policy(model.policy) is not None  # the same sampler, on torch's logits
+    model.learn(60)  # the rollout takes the distribution's parameters from the torch policy
     assert model._n_updates > 0
 
 
-def test_samples_come_from_torch_s_generator():
-    """Same seed, same run; the numpy generator of each batch is seeded from torch's."""
-    runs = []
-    for _ in range(2):
-        model = REINFORCE("MlpPolicy", "CartPole-v1", n_episodes=2, seed=3)
-        model.learn(300)
-        runs.append(model.collector.buffer.arrays["actions"][: model.collector.buffer.pos].copy())
-    np.testing.assert_array_equal(*runs)
+@pytest.mark.parametrize("sampler", ["torch", "numpy-actor", "sampler-on-torch-parameters"])
+@pytest.mark.parametrize(
+    "action_space",
+    [spaces.Discrete(3), spaces.Box(-5.0, 5.0, shape=(2,)), spaces.MultiDiscrete([3, 2]), spaces.MultiBinary(2)],
+    ids=str,
+)
+def test_rollout_samples_follow_the_policy_distribution(make_model, action_space, sampler):
+    """The rollout samples without a torch.distributions object (by the numpy actor, or by the ActionSampler from
+    the torch policy's parameters): it must be the distribution of get_distribution, with SB3's dtype and shape."""
+    th.manual_seed(0)
+    env = ScriptedRewardEnv([[1.0]], action_space=action_space)
+    policy = make_model(env, policy_kwargs=dict(ortho_init=False, log_std_init=0.3)).policy
+    n = 20_000
+    obs = th.tensor([[1.0, 2.0]])
+    rng = np.random.default_rng(0)
+    with th.no_grad():
+        torch_samples = policy(obs.repeat(n, 1))  # SB3's own sampling, the reference
+        if sampler != "torch":
+            if sampler == "numpy-actor":
+                samples = NumpyActor.from_policy(policy).sample(obs.repeat(n, 1).numpy(), rng)
+            else:
+                parameters = policy.action_parameters(obs.repeat(n, 1)).numpy()
+                samples = ActionSampler.from_policy(policy).sample(parameters, rng)
+            assert samples.shape == tuple(torch_samples.shape)
+            assert samples.dtype == torch_samples.numpy().dtype
+            torch_samples = th.as_tensor(samples)
+        samples = torch_samples.float()
+        mode = policy(obs, deterministic=True).float()[0]
+        distribution = policy.get_distribution(obs)  # SB3 distributions are stateful: read it before reuse
+        expected_mode = distribution.mode().float().reshape(mode.shape)
+        if isinstance(action_space, spaces.Box):
+            mean, std = distribution.distribution.mean[0], distribution.distribution.stddev[0]
+        elif isinstance(action_space, spaces.MultiDiscrete):
+            probs = [d.probs[0] for d in distribution.distribution]
+        else:
+            probs = [distribution.distribution.probs[0]]
+    assert th.equal(mode, expected_mode)
+    if isinstance(action_space, spaces.Box):
+        assert th.allclose(samples.mean(0), mean, atol=float(5 * std.max() / n**0.5))
+        assert th.allclose(samples.std(0), std, rtol=0.03)
+        return
+    if isinstance(action_space, spaces.Discrete):
+        frequencies = [th.bincount(samples.long(), minlength=3) / n]
+    elif isinstance(action_space, spaces.MultiDiscrete):
+        columns = [samples[:, 0], samples[:, 1]]
+        frequencies = [th.bincount(c.long(), minlength=k) / n for c, k in zip(columns, (3, 2), strict=True)]
+    else:  # MultiBinary: frequency of 1 per dimension against the Bernoulli probabilities
+        frequencies = [samples.mean(0)]
+    for freq, p in zip(frequencies, probs, strict=True):
+        assert th.all((freq - p).abs() <= 5 * (p * (1 - p) / n).sqrt() + 1e-6), (freq, p)

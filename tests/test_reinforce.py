@@ -171,6 +171,12 @@ def test_evaluate_policy_and_multiple_envs(make_model):
     assert mean > 0 and std >= 0
 
 
+def test_works_with_a_time_limited_env_made_by_hand(make_model):
+    model = make_model(gym.wrappers.TimeLimit(gym.make("CartPole-v1").unwrapped, max_episode_steps=20))
+    model.learn(200)
+    assert model._n_updates >= 5
+
+
 @pytest.mark.parametrize("torch_threads", [1, 2, None])
 def test_learn_runs_torch_with_torch_threads_and_restores_it(make_model, torch_threads):
     th.set_num_threads(3)

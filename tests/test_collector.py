@@ -1,0 +1,178 @@
+"""The episode collector: which episodes make a batch (the first n_episodes to start), which envs step, the
+waste, and how rollout actions are drawn. Returns of a whole batch are checked against values computed by hand
+(in the manner of SB3's test_gae.py)."""
+
+import numpy as np
+import pytest
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from reinforce_sb3.rollout import EpisodeCollector
+from reinforce_sb3.rollout.vec_step import can_pause
+from tests.envs import DictObsEnv, Lockstep, ScriptedRewardEnv
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+GAMMA = 0.5
+
+
+class CaptureBatch(BaseCallback):
+    """Record the first batch (its returns and step mask) when its collection ends, then stop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batch = None
+
+    def _on_rollout_end(self) -> None:
+        if self.batch is None:
+            collector = self.model.collector
+            self.batch = collector.buffer.episode_batch(self.model.gamma, self.model.reward_to_go)
+            self.rows = collector.buffer.pos
+            self.in_batch = collector.buffer.arrays["in_batch"][: collector.buffer.pos].copy()
+            self.waste = collector.waste
+
+    def _on_step(self) -> bool:
+        return self.batch is None
+
+
+def two_scripted_envs(truncate: bool = False, lockstep: bool = False):
+    # env 0 plays episodes paying [1, 2], [3], [0, 0, 5] in turn; env 1 plays [2, 2, 2], [4]
+    env = DummyVecEnv(
+        [
+            lambda: ScriptedRewardEnv([[1, 2], [3], [0, 0, 5]], truncate=truncate),
+            lambda: ScriptedRewardEnv([[2, 2, 2], [4]], truncate=truncate),
+        ]
+    )
+    return Lockstep(env) if lockstep else env
+
+
+def first_batch(make_model, reward_to_go: bool, truncate=False, gamma=GAMMA, lockstep=False) -> CaptureBatch:
+    env = two_scripted_envs(truncate, lockstep)
+    model = make_model(env, n_episodes=4, gamma=gamma, reward_to_go=reward_to_go)
+    callback = CaptureBatch()
+    model.learn(100, callback=callback)
+    return callback
+
+
+# The batch is the first 4 episodes to start (ties by env index):
+#   row:    0     1     2     3     4     5
+#   env 0: [1     2]   [3]   [0     0     5]      episodes #1, #3, #4
+#   env 1: [2     2     2]   (4)   (2     2 ...    episode #2; then, in lockstep, unused episodes (the batch was full);
+#                                                  paused, env 1 waits at the start of its next episode instead
+# With gamma = 0.5, reward-to-go: [1, 2] -> [2, 2]; [3] -> [3]; [0, 0, 5] -> [1.25, 2.5, 5]; [2, 2, 2] -> [3.5, 3, 2].
+# Flattened in (row, env) order over the batch's steps:
+REWARD_TO_GO = [2.0, 3.5, 2.0, 3.0, 3.0, 2.0, 1.25, 2.5, 5.0]
+WHOLE_EPISODE = [2.0, 3.5, 2.0, 3.5, 3.0, 3.5, 1.25, 1.25, 1.25]
+
+
+@pytest.mark.parametrize("lockstep", [False, True], ids=["paused", "lockstep"])
+@pytest.mark.parametrize("truncate", [False, True])
+def test_the_batch_is_the_first_episodes_to_start(make_model, truncate, lockstep):
+    """Truncation ends the return exactly as termination does: no bootstrapping. Paused or in lockstep, the
+    batch is the same; in lockstep, env 1's 3 unused steps are the waste."""
+    capture = first_batch(make_model, reward_to_go=True, truncate=truncate, lockstep=lockstep)
+    assert capture.rows == 6
+    np.testing.assert_array_equal(
+        capture.in_batch, [[True, True], [True, True], [True, True], [True, False], [True, False], [True, False]]
+    )
+    np.testing.assert_allclose(capture.batch.returns, REWARD_TO_GO)
+    # the observations are [t, k]: the step within the episode and the episode's script
+    np.testing.assert_array_equal(capture.batch.observations[:, 0], [0, 0, 1, 1, 0, 2, 0, 1, 2])
+    np.testing.assert_array_equal(capture.batch.episode_ids, [0, 1, 0, 1, 2, 1, 3, 3, 3])
+    assert capture.waste == pytest.approx(3 / 12 if lockstep else 0.0)
+
+
+def test_whole_episode_returns(make_model):
+    capture = first_batch(make_model, reward_to_go=False)
+    np.testing.assert_allclose(capture.batch.returns, WHOLE_EPISODE)
+
+
+def test_undiscounted_returns(make_model):
+    # gamma = 1: [1, 2] -> [3, 2]; [3] -> [3]; [0, 0, 5] -> [5, 5, 5]; [2, 2, 2] -> [6, 4, 2]
+    capture = first_batch(make_model, reward_to_go=True, gamma=1.0)
+    np.testing.assert_allclose(capture.batch.returns, [3, 6, 2, 4, 3, 2, 5, 5, 5])
+    capture = first_batch(make_model, reward_to_go=False, gamma=1.0)
+    np.testing.assert_allclose(capture.batch.returns, [3, 6, 3, 6, 3, 6, 5, 5, 5])
+
+
+def test_the_logged_waste_is_the_collector_s(make_model):
+    model = make_model(two_scripted_envs(lockstep=True), n_episodes=4)
+    capture = CaptureBatch()
+    model.learn(100, callback=capture)
+    assert model.logger.name_to_value["rollout/waste"] == pytest.approx(capture.waste) == 0.25
+
+
+def collector_for(make_model, env, n_episodes):
+    """A policy for ``env``, and a collector of batches of ``n_episodes``."""
+    model = make_model(env, n_episodes=env.num_envs)
+    return model, EpisodeCollector(model.observation_space, model.action_space, env.num_envs, n_episodes)
+
+
+def test_an_episode_running_when_the_batch_begins_finishes_unused(make_model):
+    env = DummyVecEnv([lambda: ScriptedRewardEnv([[1.0, 1.0]])] * 3)
+    model, collector = collector_for(make_model, env, n_episodes=2)
+    collector.start_batch(model.policy, np.array([False, True, True]))  # env 0 is mid-episode
+    np.testing.assert_array_equal(collector.in_batch, [False, True, True])
+    assert collector.n_started == 2 and not collector.complete
+    # env 0 waits only once the batch has no place left for it: here it is full, so env 0 waits
+    np.testing.assert_array_equal(collector.active(env, np.array([False, True, True])), [False, True, True])
+    assert (collector.active(Lockstep(env), np.array([False, True, True])) == [True, True, True]).all()
+
+    obs, one, step = np.zeros((3, 2), np.float32), np.ones(3), np.zeros(3, int)
+    collector.record(obs, step, one, np.array([False, True, True]), np.array([True, False, False]), np.ones(3, bool))
+    assert collector.n_done == 0 and collector.n_started == 2  # env 0's unused episode ended: no place left
+    assert not collector.in_batch[0]
+    collector.record(obs, step, one, np.array([True, False, False]), np.array([False, True, True]), np.ones(3, bool))
+    assert collector.complete and collector.n_done == 2
+    assert collector.buffer.n_batch_steps == 4 and collector.steps_taken == 6
+    assert collector.waste == pytest.approx(2 / 6)
+
+
+def test_an_env_ending_an_unused_episode_joins_while_there_are_places(make_model):
+    env = DummyVecEnv([lambda: ScriptedRewardEnv([[1.0, 1.0]])] * 2)
+    model, collector = collector_for(make_model, env, n_episodes=3)
+    collector.start_batch(model.policy, np.array([False, True]))
+    np.testing.assert_array_equal(collector.active(env, np.array([False, True])), [True, True])  # a place is left
+    obs, one, step = np.zeros((2, 2), np.float32), np.ones(2), np.zeros(2, int)
+    collector.record(obs, step, one, np.array([False, True]), np.array([True, False]), np.ones(2, bool))
+    assert collector.in_batch[0] and collector.n_started == 2
+    # ties go by env index: both envs end an episode at once, one place left
+    collector.record(obs, step, one, np.array([True, False]), np.array([True, True]), np.ones(2, bool))
+    np.testing.assert_array_equal(collector.in_batch, [True, False])
+    assert collector.n_started == 3 and collector.n_done == 2
+
+
+def test_a_paused_env_is_not_counted_as_a_step(make_model):
+    env = DummyVecEnv([lambda: ScriptedRewardEnv([[1.0, 1.0]])] * 2)
+    model, collector = collector_for(make_model, env, n_episodes=1)
+    collector.start_batch(model.policy, np.array([True, True]))
+    active = collector.active(env, np.array([True, True]))
+    np.testing.assert_array_equal(active, [True, False])  # env 1 has no episode in the batch: it waits
+    assert can_pause(env)
+    obs, one, step = np.zeros((2, 2), np.float32), np.ones(2), np.zeros(2, int)
+    collector.record(obs, step, one, np.array([True, True]), np.array([False, False]), active)
+    assert collector.steps_taken == 1 and collector.buffer.n_batch_steps == 1
+
+
+@pytest.mark.parametrize(
+    ("policy", "env", "numpy_actor"), [("MlpPolicy", None, True), ("MultiInputPolicy", "dict", False)]
+)
+def test_actions_are_drawn_by_the_numpy_actor_or_from_torch_s_parameters(make_model, policy, env, numpy_actor):
+    env = DummyVecEnv([DictObsEnv] * 2) if env == "dict" else DummyVecEnv([lambda: ScriptedRewardEnv([[1.0]])] * 2)
+    model = make_model(env, policy)
+    collector = model.collector
+    assert (collector.actor is not None) == numpy_actor and collector.sampler is not None
+    actions = collector.sample(model.policy, env.reset())
+    assert actions.shape == (2,) and actions.dtype == np.int64
+    assert all(model.action_space.contains(int(a)) for a in actions)
+
+
+def test_samples_come_from_torch_s_generator(make_model):
+    """Same seed, same run; the numpy generator of each batch is seeded from torch's."""
+    runs = []
+    for seed in (3, 3, 4):
+        model = make_model("CartPole-v1", seed=seed)
+        model.learn(300)
+        runs.append(model.collector.buffer.arrays["actions"][: model.collector.buffer.pos].copy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert runs[0].shape != runs[2].shape or not np.array_equal(runs[0], runs[2])
