@@ -103,16 +103,39 @@ def test_a2c_still_uses_the_zoo_hyperparameters(tmp_path):
 
 def test_sampler_gives_valid_reinforce_arguments():
     optuna = pytest.importorskip("optuna")
+    from rl_zoo3.exp_manager import ExperimentManager
+
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    for n_actions in (0, 2):
+    seen = {"baseline": set(), "lr_schedule": set()}
+    for index in range(12):
+        n_actions = 2 if index == 0 else 0
         trial = study.ask()
         kwargs = sample_reinforce_params(trial, n_actions=n_actions, n_envs=4, additional_args={})
         assert kwargs["n_episodes"] >= 4 and 0.9 <= kwargs["gamma"] <= 1
         assert ("log_std_init" in kwargs["policy_kwargs"]) == (n_actions > 0)
-        env_id = "Pendulum-v1" if n_actions else "CartPole-v1"
-        REINFORCE("MlpPolicy", env_id, **kwargs)
-    converted = convert_reinforce_params({"one_minus_gamma": 0.01, "net_arch": "small", "activation_fn": "relu"})
+        model = REINFORCE("MlpPolicy", "Pendulum-v1" if n_actions else "CartPole-v1", **kwargs)
+        assert model.baseline == trial.params["baseline"]
+        betas = model.policy.optimizer.param_groups[0]["betas"]
+        assert betas == (trial.params["adam_beta1"], trial.params["adam_beta2"])
+        start, end = model.lr_schedule(1.0), model.lr_schedule(0.0)
+        assert start == pytest.approx(trial.params["learning_rate"])
+        assert end == (0.0 if trial.params["lr_schedule"] == "linear" else start)
+        for name, values in seen.items():
+            values.add(trial.params[name])
+    assert seen == {"baseline": {"none", "mean", "leave_one_out", "value"}, "lr_schedule": {"constant", "linear"}}
+    converted = convert_reinforce_params(
+        {"one_minus_gamma": 0.01, "net_arch": "small", "activation_fn": "relu", "learning_rate": 0.01}
+    )
     assert converted["gamma"] == pytest.approx(0.99) and converted["policy_kwargs"]["net_arch"] == [64, 64]
+    # a linear schedule in the zoo's own notation, so that loading a trial (--trial-id) makes the schedule
+    linear = convert_reinforce_params(
+        {"one_minus_gamma": 0.01, "net_arch": "wide", "activation_fn": "tanh", "learning_rate": 0.01,
+         "lr_schedule": "linear", "adam_beta1": 0.5, "adam_beta2": 0.99}
+    )  # fmt: skip
+    assert linear["learning_rate"] == "lin_0.01" and linear["policy_kwargs"]["optimizer_kwargs"] == {
+        "betas": (0.5, 0.99)
+    }
+    assert ExperimentManager._preprocess_schedules(dict(linear))["learning_rate"](0.5) == pytest.approx(0.005)
 
 
 def test_shipped_hyperparameters_build_models():

@@ -1,0 +1,391 @@
+"""Optuna studies for the zoo that score a trial on several seeds, and share a study across processes and machines.
+
+The zoo's ``-optimize`` trains each trial once, unseeded, and scores it on a 10-episode evaluation
+of the last checkpoint: a lucky seed wins the study. :class:`MultiSeedExperimentManager` trains
+every trial on the same ``n_seeds`` training seeds, one after another, and returns a robust
+statistic of the seeds' scores, :func:`robust_score` (their mean minus one standard error). A
+seed's score is its final policy's evaluation (``--score final``, the default) or the mean of its
+evaluations during training (``--score curve``: the area under the learning curve, which rewards
+learning fast as well as ending well). An evaluation is the exact expected return on the tree
+game (``PGToy-v0``, ``SlipperyHill-v0``: :func:`gym_pgtoy.exact.expected_return`, since a few
+episodes cannot tell the optimum from the trap) and the zoo's evaluation (``--eval-episodes``
+episodes) elsewhere.
+
+Pruning: every seed is evaluated ``n_evaluations`` times; evaluation ``j`` of seed ``i`` is
+reported at step ``i * n_evaluations + j``, with the value :func:`robust_score` of the finished
+seeds' scores and the current seed's score so far. Every trial trains the same seeds in the same
+order, so a pruner compares like with like at every step, and a bad setting is stopped during its
+first seed.
+
+Across processes and machines: ``--storage`` takes any SQLAlchemy URL (``sqlite:///study.db`` on
+one machine, ``postgresql+psycopg://user@host/db`` for many) or a ``.log`` journal file, as in the
+zoo. A URL gets an :class:`optuna.storages.RDBStorage` with heartbeats: a worker that dies
+mid-trial (killed, out of memory, machine lost) stops beating, the next trial any worker starts
+marks the dead trial FAIL, and :class:`optuna.storages.RetryHeartbeatStaleTrialCallback` queues its
+parameters again, so the study loses nothing. (The zoo passes ``--storage`` to optuna as a string,
+which gives no heartbeat; that is why :meth:`MultiSeedExperimentManager.hyperparameters_optimization`
+creates the study itself.)
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from pprint import pprint
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import optuna
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages.journal import JournalFileBackend
+from optuna.study import MaxTrialsCallback
+from optuna.trial import TrialState
+from rl_zoo3.exp_manager import ExperimentManager
+from rl_zoo3.hyperparams_opt import HYPERPARAMS_SAMPLER
+from rl_zoo3.utils import ALGOS, get_callback_list
+from stable_baselines3 import HerReplayBuffer
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization
+
+from gym_pgtoy.slippery_hill import SlipperyHillEnv
+
+EVAL_SEED_OFFSET = 10_000  # evaluation envs of training seed s are seeded with s + this
+SCORES = ("final", "curve")
+COUNTED_STATES = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED)  # as the zoo counts --max-total-trials
+
+
+@dataclass(frozen=True)
+class TuningOptions:
+    """
+    The options of our wrapper for ``-optimize``, beside the zoo's own.
+
+    :param n_seeds: training seeds per trial
+    :param first_seed: every trial trains with the seeds ``first_seed .. first_seed + n_seeds - 1`` (the zoo's
+        ``--seed`` still seeds the sampler, so workers sharing a study should each have their own ``--seed``)
+    :param heartbeat_interval: seconds between a running trial's heartbeats in a database storage; a trial
+        without a heartbeat for twice as long is marked FAIL. 0: no heartbeat (a dead worker's trial stays RUNNING)
+    :param trial_retries: how many times the parameters of a trial whose worker died are queued again
+    :param score: a seed's score: "final", the evaluation of its final policy, or "curve", the mean of its
+        ``n_evaluations`` evaluations (the area under its learning curve, which rewards learning fast and staying good)
+    """
+
+    n_seeds: int = 3
+    first_seed: int = 0
+    heartbeat_interval: int = 60
+    trial_retries: int = 1
+    score: str = "final"
+
+    def __post_init__(self) -> None:
+        if self.score not in SCORES:
+            raise ValueError(f"--score must be one of {', '.join(SCORES)}, got {self.score!r}")
+        for name, low in (("n_seeds", 1), ("first_seed", 0), ("heartbeat_interval", 0), ("trial_retries", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"--{name.replace('_', '-')} must be an integer >= {low}, got {value!r}")
+
+    @property
+    def seeds(self) -> list[int]:
+        """The training seeds of every trial."""
+        return list(range(self.first_seed, self.first_seed + self.n_seeds))
+
+
+def robust_score(scores: Sequence[float]) -> float:
+    """
+    The mean of ``scores`` minus one standard error of that mean, ``mean - std / sqrt(n)`` (``std`` with ``n - 1``).
+
+    A setting that only some seeds solve scores below one that every seed solves a little worse.
+    With one score, the score itself.
+    """
+    values = np.asarray(scores, dtype=float)
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError(f"scores must be a non-empty sequence of numbers, got {scores!r}")
+    if len(values) == 1:
+        return float(values[0])
+    return float(values.mean() - values.std(ddof=1) / np.sqrt(len(values)))
+
+
+def make_storage(storage: str | None, heartbeat_interval: int, trial_retries: int) -> str | BaseStorage | None:
+    """
+    Optuna's storage for ``--storage``: None (in memory), a journal file (``*.log``) or a database URL.
+
+    A database gets heartbeats every ``heartbeat_interval`` seconds (none for 0), a grace period of
+    twice that, and ``trial_retries`` retries of a trial whose worker died. Connections are checked
+    before use (``pool_pre_ping``), as a worker may wait long between two trials.
+    """
+    if storage is None:
+        return None
+    if storage.endswith(".log"):
+        Path(storage).parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(storage))
+    if "://" not in storage:
+        raise ValueError(
+            f"--storage must be a database URL such as sqlite:///study.db or postgresql+psycopg://user@host/db, "
+            f"or a journal file ending in .log, got {storage!r}"
+        )
+    engine_kwargs = {} if storage.startswith("sqlite") else {"pool_pre_ping": True}
+    if heartbeat_interval == 0:
+        return RDBStorage(storage, engine_kwargs=engine_kwargs)
+    with warnings.catch_warnings():  # heartbeats are "experimental" in optuna 5; we rely on them deliberately
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=trial_retries) if trial_retries else None
+        return RDBStorage(
+            storage,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=heartbeat_interval,
+            heartbeat_stale_trial_callback=retry,
+        )
+
+
+class SeedEvaluations(BaseCallback):
+    """
+    Evaluate during training and report to the trial; stop training when the trial should be pruned.
+
+    Evaluation ``j`` (``j = 1 .. n_evaluations - 1``) happens when ``num_timesteps`` first reaches
+    ``j * n_timesteps / n_evaluations``; the last one is made by the caller on the final policy.
+
+    :param evaluate: the score of the current model
+    :param report: records a score of evaluation ``j`` and says whether to prune
+    :param n_timesteps: the training budget
+    :param n_evaluations: evaluations per seed, the final one included
+    """
+
+    def __init__(
+        self,
+        evaluate: Callable[[BaseAlgorithm], float],
+        report: Callable[[int, float], bool],
+        n_timesteps: int,
+        n_evaluations: int,
+    ) -> None:
+        super().__init__()
+        self.evaluate = evaluate
+        self.report = report
+        self.thresholds = [j * n_timesteps / n_evaluations for j in range(1, n_evaluations)]
+        self.is_pruned = False
+        self.n_done = 0
+
+    def _on_step(self) -> bool:
+        while self.thresholds and self.num_timesteps >= self.thresholds[0]:
+            self.thresholds.pop(0)
+            self.n_done += 1
+            if self.report(self.n_done, self.evaluate(self.model)):
+                self.is_pruned = True
+                return False
+        return True
+
+
+class MultiSeedExperimentManager(ExperimentManager):
+    """
+    The zoo's ``ExperimentManager`` whose ``-optimize`` scores each trial on several seeds (see the module docstring).
+
+    Training without ``-optimize`` is the zoo's, unchanged. :func:`configured` gives a subclass
+    with the options set, which :func:`reinforce_sb3.zoo.run` puts in the zoo's place for the run.
+    """
+
+    tuning: ClassVar[TuningOptions] = TuningOptions()
+
+    @classmethod
+    def configured(cls, options: TuningOptions) -> type[MultiSeedExperimentManager]:
+        """This class with ``options`` (the zoo's train script constructs it with the zoo's own arguments only)."""
+        return type(cls.__name__, (cls,), {"tuning": options, "__doc__": cls.__doc__})
+
+    def is_exact(self) -> bool:
+        """Whether the env is the tree game, whose exact expected return scores a policy."""
+        env = gym.make(self.env_name.gym_id, **self.eval_env_kwargs)
+        try:
+            return isinstance(env.unwrapped, SlipperyHillEnv)
+        finally:
+            env.close()
+
+    def _check_study(self, study: optuna.Study) -> None:
+        """Record the training seeds and the score in the study, or refuse to join a study that used others."""
+        mine = {"trial_seeds": self.tuning.seeds, "score": self.tuning.score}
+        recorded = {key: study.user_attrs[key] for key in mine if key in study.user_attrs}
+        if not recorded:
+            for key, value in mine.items():
+                study.set_user_attr(key, value)
+            study.set_user_attr("objective", "mean - standard error of the seeds' scores")
+        elif recorded != mine:
+            raise ValueError(
+                f"study {study.study_name!r} was run with {recorded}, this worker would use {mine}: "
+                "give every worker the same --n-seeds, --first-seed and --score"
+            )
+
+    def objective(self, trial: optuna.Trial) -> float:
+        """Train the sampled hyperparameters on every seed; the robust score of their final policies."""
+        kwargs = self._hyperparams.copy()
+        n_envs = 1 if self.algo == "ars" else self.n_envs
+        additional_args = {
+            "using_her_replay_buffer": kwargs.get("replay_buffer_class") == HerReplayBuffer,
+            "her_kwargs": kwargs.get("replay_buffer_kwargs", {}),
+        }
+        sampled_hyperparams = HYPERPARAMS_SAMPLER[self.algo](trial, self.n_actions, n_envs, additional_args)
+        kwargs.update(sampled_hyperparams)
+        seeds = self.tuning.seeds
+        n_evaluations = max(1, self.n_evaluations or 1)
+        trial.set_user_attr("seeds", seeds)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        exact = self.is_exact()
+        seed_scores: list[float] = []
+
+        def reporter(seed_index: int) -> Callable[[int, float], bool]:
+            evaluations: list[float] = []
+
+            def report(j: int, value: float) -> bool:
+                evaluations.append(value)
+                score = float(np.mean(evaluations)) if self.tuning.score == "curve" else value
+                if j == n_evaluations:  # the final policy's evaluation: the seed is done
+                    seed_scores.append(score)
+                    trial.set_user_attr("seed_scores", seed_scores)
+                    trial.set_user_attr(f"seed_{seeds[seed_index]}_evaluations", evaluations)
+                    trial.report(robust_score(seed_scores), (seed_index + 1) * n_evaluations)
+                else:
+                    trial.report(robust_score([*seed_scores, score]), seed_index * n_evaluations + j)
+                return trial.should_prune()
+
+            return report
+
+        for index, seed in enumerate(seeds):
+            pruned = self._train_seed(trial, kwargs, n_envs, seed, exact, n_evaluations, reporter(index))
+            if pruned and index + 1 < len(seeds):
+                raise optuna.TrialPruned()
+        return robust_score(seed_scores)
+
+    def _train_seed(
+        self,
+        trial: optuna.Trial,
+        kwargs: dict[str, Any],
+        n_envs: int,
+        seed: int,
+        exact: bool,
+        n_evaluations: int,
+        report: Callable[[int, float], bool],
+    ) -> bool:
+        """Train one seed and report its evaluations, the last on the final policy; whether to prune the trial."""
+        env = self.create_envs(n_envs, no_log=True)
+        model = ALGOS[self.algo](
+            env=env,
+            tensorboard_log=None,
+            seed=seed,  # seeds torch, numpy, the action space and the envs
+            verbose=self.verbose if self.verbose >= 2 else 0,
+            device=self.device,
+            **kwargs,
+        )
+        eval_env: VecEnv | None = None
+        if exact:
+            game = gym.make(self.env_name.gym_id, **self.eval_env_kwargs)
+
+            def evaluate(model: BaseAlgorithm) -> float:
+                from gym_pgtoy import exact as exact_analysis
+
+                return exact_analysis.expected_return(game, model)
+
+        else:
+            eval_env = self.create_envs(n_envs=self.n_eval_envs, eval_env=True)
+            eval_env.seed(seed + EVAL_SEED_OFFSET)
+
+            def evaluate(model: BaseAlgorithm) -> float:
+                assert eval_env is not None
+                sync_envs_normalization(model.get_env(), eval_env)  # type: ignore[arg-type]  # both are VecEnvs
+                returns, _ = evaluate_policy(
+                    model, eval_env, n_eval_episodes=self.n_eval_episodes, deterministic=self.deterministic_eval
+                )
+                return float(np.mean(returns))
+
+        evaluations = SeedEvaluations(evaluate, report, self.n_timesteps, n_evaluations)
+        callbacks = get_callback_list({"callback": self.specified_callbacks})
+        try:
+            model.learn(self.n_timesteps, callback=[*callbacks, evaluations])
+            pruned = evaluations.is_pruned or report(n_evaluations, evaluate(model))
+        except (AssertionError, ValueError) as error:  # as the zoo: settings that diverge are pruned
+            print(error, "\n============\nSampled hyperparameters:")
+            pprint(kwargs)
+            raise optuna.TrialPruned() from error
+        finally:
+            env.close()
+            if eval_env is not None:
+                eval_env.close()
+            if exact:
+                game.close()
+        if self.optimization_log_path is not None and not evaluations.is_pruned:
+            folder = Path(self.optimization_log_path) / f"trial_{trial.number}"
+            folder.mkdir(parents=True, exist_ok=True)
+            model.save(folder / f"seed_{seed}")
+        return pruned
+
+    def hyperparameters_optimization(self) -> None:
+        """The zoo's study loop, with a storage that has heartbeats and retries (see the module docstring)."""
+        if self.verbose > 0:
+            print(f"Optimizing hyperparameters on seeds {self.tuning.seeds} per trial")
+        if self.storage is not None and self.study_name is None:
+            warnings.warn(
+                f"--storage {self.storage} without --study-name: optuna generates a name; give one to share the study",
+                stacklevel=2,
+            )
+        self.tensorboard_log = None
+        storage = make_storage(self.storage, self.tuning.heartbeat_interval, self.tuning.trial_retries)
+        study = optuna.create_study(
+            sampler=self._create_sampler(self.sampler),
+            pruner=self._create_pruner(self.pruner),
+            storage=storage,
+            study_name=self.study_name,
+            load_if_exists=True,
+            direction="maximize",
+        )
+        self._check_study(study)
+        if "command" not in study.user_attrs:
+            study.set_user_attr("command", " ".join(sys.orig_argv))
+            for key in sorted(self._hyperparams):
+                study.set_user_attr(key, str(self._hyperparams[key]))
+        try:
+            if self.max_total_trials is not None:
+                if len(study.get_trials(states=COUNTED_STATES)) < self.max_total_trials:
+                    callback = MaxTrialsCallback(self.max_total_trials, states=COUNTED_STATES)
+                    study.optimize(self.objective, n_jobs=self.n_jobs, callbacks=[callback], gc_after_trial=True)
+            else:
+                study.optimize(self.objective, n_jobs=self.n_jobs, n_trials=self.n_trials, gc_after_trial=True)
+        except KeyboardInterrupt:
+            pass
+        self._report(study)
+
+    def _report(self, study: optuna.Study) -> None:
+        """Print the best trial and write the zoo's report files (``report_*.csv`` and ``.pkl``)."""
+        print("Number of finished trials: ", len(study.trials))
+        completed = study.get_trials(states=(TrialState.COMPLETE,))
+        if completed:
+            best = study.best_trial
+            print(f"Best trial: {best.number}\nValue: {best.value}\nParams: ")
+            for key, value in best.params.items():
+                print(f"    {key}: {value}")
+            print("User Attributes: ")
+            for key, value in best.user_attrs.items():
+                print(f"    {key}: {value}")
+        report_name = (
+            f"report_{self.env_name}_{self.n_trials}-trials-{self.n_timesteps}"
+            f"-{self.sampler}-{self.pruner}_{int(time.time())}"
+        )
+        log_path = os.path.join(self.log_folder, self.algo, report_name)
+        if self.verbose:
+            print(f"Writing report to {log_path}")
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        study.trials_dataframe().to_csv(f"{log_path}.csv")
+        with open(f"{log_path}.pkl", "wb+") as file:
+            pickle.dump(study, file)
+        if self.no_optim_plots or not completed:
+            return
+        try:
+            from optuna.visualization import plot_optimization_history, plot_param_importances
+
+            plot_optimization_history(study).show()
+            plot_param_importances(study).show()
+        except (ValueError, ImportError, RuntimeError):
+            pass
