@@ -3,9 +3,9 @@
 :func:`make_model` builds the model as ``python -m rl_zoo3.train`` does, from the shipped
 ``reinforce_sb3/zoo/hyperparams/reinforce.yml`` for REINFORCE and the zoo's own files otherwise.
 Solved means a mean return of at least 475 (CartPole-v1's ``reward_threshold``) over 100
-episodes, one per env of Gymnasium's vectorised CartPole (500-step limit): :class:`SolveCallback`
+episodes, one per env of Gymnasium's vectorised CartPole (500-step limit): :class:`SolveJudge`
 evaluates every ``eval_freq`` training steps with :func:`evaluate` and stops training at the
-first pass. Used by :mod:`benchmarks.time_to_solve`.
+first pass (:class:`SolveCallback` for SB3 models). Used by :mod:`benchmarks.time_to_solve`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import io
 import time
+from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -30,7 +31,15 @@ EVAL_EPISODES = 100
 EVAL_SEED_KEY = 475  # mixed into the evaluation seeds, so that they differ from the training seeds
 
 
-def evaluate(model: BaseAlgorithm, env: gym.vector.VectorEnv, seed: int, deterministic: bool) -> float:
+class Predictor(Protocol):
+    """What an evaluation needs of a learner: SB3's ``predict`` and ``get_vec_normalize_env``."""
+
+    def predict(self, observation: np.ndarray, deterministic: bool = False) -> tuple[np.ndarray, Any]: ...
+
+    def get_vec_normalize_env(self) -> Any: ...
+
+
+def evaluate(model: Predictor, env: gym.vector.VectorEnv, seed: int, deterministic: bool) -> float:
     """
     Mean return of the first episode of every env of ``env``, played by ``model``.
 
@@ -61,14 +70,15 @@ def evaluate(model: BaseAlgorithm, env: gym.vector.VectorEnv, seed: int, determi
     return float(returns.mean())
 
 
-class SolveCallback(BaseCallback):
+class SolveJudge:
     """
-    Evaluate every ``eval_freq`` environment steps and stop training once CartPole is solved.
+    Evaluate a learner every ``eval_freq`` environment steps and say when CartPole is solved.
 
-    Evaluations happen when ``num_timesteps`` (summed over the training envs) first reaches a
+    Evaluations happen when the step count (summed over the training envs) first reaches a
     multiple of ``eval_freq``, and when it reaches ``max_steps``, where training stops. The
-    training wall-clock time is counted from the start of ``learn()``, without the time spent
-    in evaluations.
+    training wall-clock time is counted from :meth:`start`, without the time spent in evaluations.
+    Any learner can be judged: SB3 models through :class:`SolveCallback`, the peers of
+    :mod:`benchmarks.peers` from their own loops.
 
     :param eval_freq: environment steps between evaluations
     :param max_steps: the step count at which training stops, solved or not
@@ -78,7 +88,6 @@ class SolveCallback(BaseCallback):
     """
 
     def __init__(self, eval_freq: int, max_steps: int, seed: int, deterministic: bool) -> None:
-        super().__init__()
         self.eval_freq = eval_freq
         self.max_steps = max_steps
         self.seed = seed
@@ -91,33 +100,52 @@ class SolveCallback(BaseCallback):
         self.solved_at: int | None = None
         self.train_seconds = 0.0
         self.eval_seconds = 0.0
-        self.start = 0.0
+        self.started = 0.0
 
-    def _on_training_start(self) -> None:
-        self.start = time.perf_counter()
+    def start(self) -> None:
+        """Training starts now."""
+        self.started = time.perf_counter()
 
-    def _on_step(self) -> bool:
-        steps = self.num_timesteps
+    def keep_training(self, learner: Predictor, steps: int) -> bool:
+        """After ``steps`` training steps: evaluate if one is due; whether training should go on."""
         if steps < self.next_eval and steps < self.max_steps:
             return True
         while self.next_eval <= steps:
             self.next_eval += self.eval_freq
         evaluation_start = time.perf_counter()
         eval_seed = int(np.random.SeedSequence([EVAL_SEED_KEY, self.seed, steps]).generate_state(1)[0])
-        mean = evaluate(self.model, self.eval_env, eval_seed, self.deterministic)
+        mean = evaluate(learner, self.eval_env, eval_seed, self.deterministic)
         now = time.perf_counter()
         self.eval_seconds += now - evaluation_start
-        self.train_seconds = now - self.start - self.eval_seconds
+        self.train_seconds = now - self.started - self.eval_seconds
         self.evaluations.append((steps, mean))
         if mean >= THRESHOLD:
             self.solved_at = steps
             return False
         return steps < self.max_steps
 
-    def _on_training_end(self) -> None:
+    def finish(self) -> None:
+        """Training has stopped: the training seconds of an unsolved run, and the evaluation env closed."""
         if self.solved_at is None:
-            self.train_seconds = time.perf_counter() - self.start - self.eval_seconds
+            self.train_seconds = time.perf_counter() - self.started - self.eval_seconds
         self.eval_env.close()
+
+
+class SolveCallback(BaseCallback):
+    """:class:`SolveJudge` as an SB3 callback: it stops ``learn()`` once CartPole is solved (same parameters)."""
+
+    def __init__(self, eval_freq: int, max_steps: int, seed: int, deterministic: bool) -> None:
+        super().__init__()
+        self.judge = SolveJudge(eval_freq, max_steps, seed, deterministic)
+
+    def _on_training_start(self) -> None:
+        self.judge.start()
+
+    def _on_step(self) -> bool:
+        return self.judge.keep_training(self.model, self.num_timesteps)
+
+    def _on_training_end(self) -> None:
+        self.judge.finish()
 
 
 def make_model(algo: str, seed: int, log_folder: str) -> tuple[BaseAlgorithm, int, str]:

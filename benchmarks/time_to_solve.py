@@ -12,7 +12,11 @@ excluded) to solve, an unsolved run counting as infinite, and both medians relat
 REINFORCE's. Runs go one after another with one torch thread, so the seconds compare the
 algorithms on one core; they still depend on the machine and on what else it runs.
 
+Peers (:mod:`benchmarks.peers`) run in their own loops under the same judge: ``pytorch_example``,
+PyTorch's example REINFORCE re-implemented from its published algorithm.
+
     python -m benchmarks.time_to_solve                       # seeds 0-4, reinforce a2c ppo
+    python -m benchmarks.time_to_solve --seeds 100 101 --algos reinforce ppo pytorch_example
     python -m benchmarks.time_to_solve --seeds 0 --algos reinforce ppo --max-steps 20000 --eval-freq 5000
 """
 
@@ -30,10 +34,12 @@ import torch as th
 
 from benchmarks.cartpole_zoo import ENV_ID, EVAL_EPISODES, THRESHOLD, SolveCallback, make_model
 from benchmarks.common import TORCH_THREADS, run_benchmark, table
+from benchmarks.peers import PEERS, run_peer
 from gym_pgtoy.cli import int_at_least
 from reinforce_sb3.zoo import HYPERPARAMS_FILE
 
 ALGOS = ("reinforce", "a2c", "ppo")
+PEER_BUDGET = 100_000  # steps for a peer without a zoo file (unless --max-steps)
 
 
 def run(algo: str, seed: int, eval_freq: int, deterministic: bool, max_steps: int | None) -> dict[str, Any]:
@@ -43,9 +49,15 @@ def run(algo: str, seed: int, eval_freq: int, deterministic: bool, max_steps: in
     ``learn()`` is always given the yml's ``n_timesteps`` (or ``max_steps`` if larger), so
     linear schedules decay as in the zoo; a smaller ``max_steps`` stops training early instead.
 
+    A peer of :mod:`benchmarks.peers` (``pytorch_example``) trains in its own loop, judged the same
+    way, for ``max_steps`` (default 100k).
+
     :return: the run's figures; ``steps`` and ``seconds`` are None when it did not solve
     """
     from rl_zoo3.utils import SimpleLinearSchedule
+
+    if algo in PEERS:
+        return run_peer(algo, seed, eval_freq, deterministic, max_steps or PEER_BUDGET)
 
     th.set_num_threads(TORCH_THREADS)
     with tempfile.TemporaryDirectory() as folder:
@@ -58,23 +70,25 @@ def run(algo: str, seed: int, eval_freq: int, deterministic: bool, max_steps: in
         model.learn(budget, callback=callback)
         assert model.env is not None
         model.env.close()
-    solved = callback.solved_at is not None
+    judge = callback.judge
+    solved = judge.solved_at is not None
+    source = "shipped" if Path(config).resolve() == HYPERPARAMS_FILE.resolve() else "zoo"
     return {
         "algo": algo,
         "seed": seed,
         "env": ENV_ID,
-        "hyperparams": config,
+        "hyperparams": f"{source} {Path(config).name}",
         "n_envs": model.n_envs,
-        "budget": min(budget, callback.max_steps),
+        "budget": min(budget, judge.max_steps),
         "eval_freq": eval_freq,
         "deterministic": deterministic,
         "solved": solved,
-        "steps": callback.solved_at,
-        "seconds": callback.train_seconds if solved else None,
+        "steps": judge.solved_at,
+        "seconds": judge.train_seconds if solved else None,
         "steps_run": int(model.num_timesteps),
-        "train_seconds": callback.train_seconds,
-        "eval_seconds": callback.eval_seconds,
-        "evaluations": callback.evaluations,
+        "train_seconds": judge.train_seconds,
+        "eval_seconds": judge.eval_seconds,
+        "evaluations": judge.evaluations,
     }
 
 
@@ -84,7 +98,7 @@ def time_to_solve(
     """
     Train every algorithm with every seed until it solves CartPole-v1, one run after another.
 
-    :param algos: zoo algorithm names ("reinforce", "a2c", "ppo")
+    :param algos: zoo algorithm names ("reinforce", "a2c", "ppo") or peers ("pytorch_example")
     :param seeds: training seeds
     :param eval_freq: environment steps (summed over the envs) between evaluations
     :param deterministic: whether evaluations play the most likely actions instead of sampling
@@ -127,12 +141,11 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     steps_reference, seconds_reference = medians.get("reinforce", (None, None))
     lines = []
     for algo, runs in by_algo.items():
-        (steps, seconds), hyperparams = medians[algo], Path(runs[0]["hyperparams"])
-        source = "shipped" if hyperparams.resolve() == HYPERPARAMS_FILE.resolve() else "zoo"
+        steps, seconds = medians[algo]
         lines.append(
             [
                 algo,
-                f"{source} {hyperparams.name}",
+                runs[0]["hyperparams"],
                 str(runs[0]["n_envs"]),
                 f"{runs[0]['budget']:,}",
                 f"{sum(run['solved'] for run in runs)}/{len(runs)}",
@@ -179,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         "solve",
         solve,
         argv,
-        algos={"nargs": "+", "default": list(ALGOS), "help": "zoo algorithm names"},
+        algos={"nargs": "+", "default": list(ALGOS), "help": f"zoo algorithm names or peers ({', '.join(PEERS)})"},
         seeds={"nargs": "+", "type": int_at_least(0), "default": list(range(5)), "help": "training seeds"},
         eval_freq={"type": int_at_least(1), "default": 2000, "help": "environment steps between evaluations"},
         deterministic={"action": "store_true", "help": "evaluate greedy actions (default: sampled)"},
