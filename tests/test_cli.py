@@ -116,6 +116,7 @@ def test_gym_pgtoy(capsys):
         (["--model", "missing"], "FileNotFoundError: no saved model at"),
         (["--model", "garbage"], "ValueError:"),
         (["--env", "SlipperyHill-v0", "--model", "pgtoy"], "ValueError: policy was made for observation_space"),
+        (["--continuous", "--model", "pgtoy"], "action_space=Discrete(2), but the env has MultiDiscrete([4 2]) and"),
     ],
 )
 def test_diagnostics(capsys, models, argv, message):
@@ -139,6 +140,9 @@ def test_diagnostics(capsys, models, argv, message):
         (["curves", "--timesteps", "-1"], "argument --timesteps: must be an integer >= 1, got '-1'"),
         (["curves", "--env", "CartPole-v1"], "TypeError: env must be PGToy-v0"),
         (["errors", "--device", "tpu"], "argument --device: must be a torch device"),
+        (["tree", "--continuous", "--model", "pgtoy"], "ValueError: policy was made for observation_space"),
+        (["baselines", "--n-episodes", "1"], "argument --n-episodes: must be an integer >= 2, got '1'"),
+        (["baselines", "--env", "CartPole-v1"], "TypeError: env must be PGToy-v0"),
     ],
 )
 def test_plots(capsys, models, argv, message):

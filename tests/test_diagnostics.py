@@ -5,10 +5,12 @@ import time
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from stable_baselines3 import A2C
 
+from gym_pgtoy import LEFT, RIGHT
 from reinforce_sb3 import REINFORCE
-from reinforce_sb3.analysis import diagnostics
+from reinforce_sb3.analysis import diagnostics, sampling
 from reinforce_sb3.analysis.diagnostics import (
     ESTIMATORS,
     Estimator,
@@ -98,23 +100,25 @@ def test_the_stored_estimates_are_bounded(model):
         compare_estimators(model, "PGToy-v0", n_episodes=1, n_batches=n_batches)
 
 
-class Oscillating:
-    """A stand-in policy: left on the hilltop, right on the hillside, so that without slips no episode ends."""
-
-    def __init__(self, env):
-        self.observation_space, self.action_space = env.observation_space, env.action_space
-
-    def predict(self, obs, deterministic=False):
-        return np.int64(obs[0] == 1), None
+def oscillating_policy(env):
+    """A REINFORCE policy that goes left on the hilltop and right on the hillside (all but surely): without
+    slips no episode ends before the time limit."""
+    model = REINFORCE("MlpPolicy", env, seed=0, device="cpu", policy_kwargs={"net_arch": []})
+    with torch.no_grad():  # the features are one-hot: cells 0..3, then the diamond
+        model.policy.action_net.weight.zero_()
+        model.policy.action_net.bias.zero_()
+        model.policy.action_net.weight[RIGHT, 1] = 50.0
+        model.policy.action_net.weight[LEFT, 2] = 50.0
+    return model.policy
 
 
 def test_the_sampled_steps_are_bounded(monkeypatch):
     """Episodes that run long (here: a time limit of 50 steps, a budget of 60) stop at MAX_SAMPLED_STEPS."""
-    monkeypatch.setattr(diagnostics, "MAX_SAMPLED_STEPS", 60)
+    monkeypatch.setattr(sampling, "MAX_SAMPLED_STEPS", 60)
     env = gym.make("PGToy-v0", slip_prob=0.0, max_episode_steps=50)
-    assert [len(r) for *_, r in diagnostics.sample_episodes(Oscillating(env), env, n_episodes=1)] == [50]
+    assert [len(r) for *_, r in diagnostics.sample_episodes(oscillating_policy(env), env, n_episodes=1)] == [50]
     with pytest.raises(ValueError, match="the sampled episodes reached 60 steps in all"):
-        diagnostics.sample_episodes(Oscillating(env), env, n_episodes=2)
+        diagnostics.sample_episodes(oscillating_policy(env), env, n_episodes=2)
 
 
 @pytest.mark.parametrize(
@@ -144,6 +148,13 @@ def test_command_line(capsys):
     assert "against the exact gradient" in out
     for estimator in ESTIMATORS:
         assert f"| {estimator.name} |" in out
+
+
+def test_command_line_on_the_continuous_variant(capsys):
+    main(["--continuous", "--n-episodes", "3", "--n-batches", "2"])
+    out = capsys.readouterr().out
+    assert "on PGToy-v0 (continuous=True) against the exact gradient" in out
+    assert out.count("| leave-one-out baseline |") == 1
 
 
 def test_the_readme_imports_still_work():

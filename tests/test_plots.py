@@ -7,12 +7,14 @@ pytest.importorskip("matplotlib")
 
 from gym_pgtoy import exact
 from reinforce_sb3 import REINFORCE
-from reinforce_sb3.analysis.estimators import ESTIMATORS
+from reinforce_sb3.analysis.estimators import BASELINE_ESTIMATORS, ESTIMATORS
 from reinforce_sb3.analysis.learning import learning_curves
 from reinforce_sb3.analysis.plots import (
     MAX_TREE_NODES,
+    baseline_checks,
     gradient_errors,
     main,
+    plot_baselines,
     plot_gradient_error,
     plot_learning_curves,
     plot_tree,
@@ -119,7 +121,7 @@ def test_command_line_trees_of_slippery_hill(tmp_path, capsys, monkeypatch):
     """Without a model: the uniform policy; --optimal: exact.solve's policy; --model: a saved model's."""
     monkeypatch.chdir(tmp_path)
     figures = []
-    monkeypatch.setattr("reinforce_sb3.analysis.plots._save", lambda figure, path: figures.append(figure) or figure)
+    monkeypatch.setattr("reinforce_sb3.analysis.figures.save", lambda figure, path: figures.append(figure) or figure)
     model = REINFORCE("MlpPolicy", "SlipperyHill-v0", seed=0, device="cpu")
     model.save(tmp_path / "model.zip")
     for argv in ([], ["--optimal"], ["--model", str(tmp_path / "model.zip")]):
@@ -131,3 +133,33 @@ def test_command_line_trees_of_slippery_hill(tmp_path, capsys, monkeypatch):
     ]
     assert [titles_and_texts(f)[0] for f in figures] == [f"Expected return {v:.3f} (exact, gamma=1)" for v in expected]
     assert capsys.readouterr().out == "wrote tree.png\n" * 3
+
+
+def test_baselines_picture_shows_the_checks(tmp_path):
+    """One bar per variant and estimator in each panel, at the checks' scale, error and noise; the noise floors."""
+    estimators = BASELINE_ESTIMATORS[:2]
+    checks = baseline_checks("PGToy-v0", n_episodes=4, n_batches=30, seed=1, estimators=estimators)
+    assert list(checks) == ["discrete", "continuous"]
+    figure = plot_baselines(checks, tmp_path / "baselines.png")
+    assert png_size(tmp_path / "baselines.png")[1] > 1000
+    scale, error, noise = figure.axes
+    for ax, value in ((scale, "scale"), (error, "relative_error"), (noise, "relative_variance")):
+        heights = [bar.get_height() for bar in ax.patches]
+        expected = [getattr(check, value) for variant in checks.values() for check in variant]
+        np.testing.assert_allclose(heights, expected)
+        assert [label.get_text() for label in ax.get_xticklabels()] == [e.name for e in estimators]
+    floors = [line for line in error.get_lines() if line.get_label() == "noise floor"]
+    np.testing.assert_allclose(floors[0].get_ydata(), [c.noise_floor for c in checks["discrete"]])
+    assert "30 batches of N = 4 episodes" in figure.get_suptitle()
+    with pytest.raises(ValueError, match="checks must hold the same estimators"):
+        plot_baselines({"discrete": checks["discrete"], "continuous": checks["continuous"][:1]})
+
+
+def test_command_line_baselines_prints_both_tables(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    main(["baselines", "--n-episodes", "2", "--n-batches", "3", "--seed", "4"])
+    out = capsys.readouterr().out
+    assert "PGToy-v0, discrete actions (seed 4):" in out and "PGToy-v0, continuous actions (seed 4):" in out
+    for estimator in BASELINE_ESTIMATORS:
+        assert out.count(f"| {estimator.name} |") == 2
+    assert out.endswith("wrote baselines.png\n") and (tmp_path / "baselines.png").exists()

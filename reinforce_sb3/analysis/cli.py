@@ -1,4 +1,5 @@
-"""What the analysis command lines share: the ``--device`` type and loading ``--model`` for an env.
+"""What the analysis command lines share: ``--env`` and ``--continuous``, the ``--device`` type and loading
+``--model`` for an env.
 
 The error contract itself (one line on stderr, exit status 2, ``--debug``) is :mod:`gym_pgtoy.cli`.
 """
@@ -31,7 +32,20 @@ def torch_device(text: str) -> str:
     return text
 
 
-def load_model(path: str | Path, env: str, device: str = "cpu") -> REINFORCE:
+def add_env_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--env`` (an id of the tree-game family) and ``--continuous`` (its Box-action variant)."""
+    parser.add_argument("--env", default="PGToy-v0", help="PGToy-v0, SlipperyHill-v0 (or another id of the family)")
+    parser.add_argument(
+        "--continuous", action="store_true", help="the continuous variant: Box actions, below 0 left, else right"
+    )
+
+
+def env_from_args(args: argparse.Namespace) -> str | gym.Env:
+    """The env of ``--env`` and ``--continuous``: the id itself, or the continuous variant made from it."""
+    return gym.make(args.env, continuous=True) if args.continuous else str(args.env)
+
+
+def load_model(path: str | Path, env: str | gym.Env, device: str = "cpu") -> REINFORCE:
     """The REINFORCE model saved at ``path``, checked to be made for the spaces of ``env``.
 
     :raises FileNotFoundError: no file at ``path`` (nor at ``path.zip``)
@@ -42,6 +56,6 @@ def load_model(path: str | Path, env: str, device: str = "cpu") -> REINFORCE:
     if not Path(path).is_file() and not Path(f"{path}.zip").is_file():
         raise FileNotFoundError(f"no saved model at {str(path)!r}")
     model = REINFORCE.load(path, device=device)
-    game = gym.make(env)
+    game = gym.make(env) if isinstance(env, str) else env
     check_spaces(model.policy, game.observation_space, game.action_space)
     return model

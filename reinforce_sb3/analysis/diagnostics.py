@@ -4,10 +4,13 @@ On ``PGToy-v0`` and ``SlipperyHill-v0``, :mod:`gym_pgtoy.exact` knows the true g
 expected return. This module samples episodes with a policy, turns them into gradient estimates
 exactly as REINFORCE's training does (:func:`reinforce_sb3.estimator.reinforce_loss`), in
 batches, and compares them with the truth: the cosine similarity and relative error of the
-average estimate (its bias, up to sampling noise), and the per-parameter variance of a single
-batch's estimate. :data:`ESTIMATORS` lists the variants people ask about.
+average estimate (its bias, up to sampling noise, whose share the noise floor gives), and the
+per-parameter variance of a single batch's estimate. :data:`ESTIMATORS` lists the variants people ask
+about, the baselines among them: the batch mean (biased by ``1 - 1/N``), leave-one-out and a learned
+value network (fitted on episodes of its own, :func:`~reinforce_sb3.analysis.sampling.fit_value_baseline`).
+Both game variants work: ``continuous=True`` (Gaussian policies, their log-std included).
 
-    python -m reinforce_sb3.analysis.diagnostics --env PGToy-v0 --n-episodes 32 --n-batches 200
+    python -m reinforce_sb3.analysis.diagnostics --env PGToy-v0 --n-episodes 32 --n-batches 200 [--continuous]
 
 From Python::
 
@@ -22,8 +25,9 @@ Limits, each a ``ValueError`` beyond it: at most 100_000 sampled episodes in all
 (``n_episodes x n_batches``, :data:`MAX_EPISODES`) and 500_000 sampled steps
 (:data:`MAX_SAMPLED_STEPS`, about 250 MB and 90 s at 170 us a step), and at most 50_000_000 stored
 estimate values (``n_batches x parameters x estimators``, :data:`MAX_ESTIMATE_VALUES`, 200 MB).
-The policy must have been made for the env's spaces (the same hill length).
-Learning speed lives in :mod:`reinforce_sb3.analysis.learning` (re-exported here).
+The policy must have been made for the env's spaces (the same hill length and action space).
+Sampling lives in :mod:`reinforce_sb3.analysis.sampling`, learning speed in :mod:`reinforce_sb3.analysis.learning`
+(both re-exported here).
 """
 
 from __future__ import annotations
@@ -42,15 +46,15 @@ from stable_baselines3.common.utils import obs_as_tensor
 from gym_pgtoy import exact
 from gym_pgtoy.cli import add_debug_flag, int_at_least, run_cli
 from gym_pgtoy.validation import check_integer
-from reinforce_sb3.analysis.cli import load_model, torch_device
+from reinforce_sb3.analysis.cli import add_env_arguments, env_from_args, load_model, torch_device
 from reinforce_sb3.analysis.estimators import ESTIMATORS, Estimator
 from reinforce_sb3.analysis.estimators import LEARNING_ESTIMATORS as LEARNING_ESTIMATORS
 from reinforce_sb3.analysis.learning import ExactReturnCallback as ExactReturnCallback
 from reinforce_sb3.analysis.learning import LearningResult as LearningResult
 from reinforce_sb3.analysis.learning import format_learning_table, learning_speed
 from reinforce_sb3.analysis.learning import learning_curves as learning_curves
-from reinforce_sb3.analysis.policy_adapter import check_spaces
-from reinforce_sb3.buffer import EpisodeBuffer
+from reinforce_sb3.analysis.sampling import MAX_SAMPLED_STEPS as MAX_SAMPLED_STEPS
+from reinforce_sb3.analysis.sampling import Episode, episode_batch, fit_value_baseline, sample_episodes, torch_threads
 from reinforce_sb3.estimator import reinforce_loss
 
 PROG = "python -m reinforce_sb3.analysis.diagnostics"
@@ -58,8 +62,8 @@ PROG = "python -m reinforce_sb3.analysis.diagnostics"
 MAX_EPISODES = 100_000
 """The most episodes one comparison may sample: ``n_episodes x n_batches``."""
 
-MAX_SAMPLED_STEPS = 500_000
-"""The most environment steps one comparison may sample (the episodes are kept in memory)."""
+VALUE_EPISODES = 1_000
+"""The episodes a learned value baseline is fitted on (sampled with ``seed + 1``, apart from the batches)."""
 
 MAX_ESTIMATE_VALUES = 50_000_000
 """The most float32 values of gradient estimates one comparison may keep: ``n_batches x parameters x estimators``."""
@@ -96,6 +100,12 @@ class GradientCheck:
         return float(np.linalg.norm(self.mean - self.exact) / np.linalg.norm(self.exact))
 
     @property
+    def noise_floor(self) -> float:
+        """The relative error of the average that sampling noise alone gives: ``sqrt(total variance / n_batches) /
+        |exact|``. An unbiased estimator's relative error is about this; a larger one is bias."""
+        return float(np.sqrt(self.variance.sum() / len(self.estimates)) / np.linalg.norm(self.exact))
+
+    @property
     def variance(self) -> np.ndarray:
         """The per-parameter variance of one batch's estimate."""
         return np.asarray(self.estimates.var(axis=0, ddof=1))
@@ -112,70 +122,30 @@ class GradientCheck:
 
     @property
     def batch_cosine(self) -> float:
-        """The mean cosine similarity between one batch's estimate and the exact gradient."""
+        """The mean cosine similarity between one batch's estimate and the exact gradient (0 for a zero estimate)."""
         return float(np.mean([_cosine(estimate, self.exact) for estimate in self.estimates]))
 
     def summary(self) -> str:
         return format_table([self])
 
 
-def sample_episodes(
-    policy: BasePolicy, env: str | gym.Env, n_episodes: int, seed: int = 0
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """``n_episodes`` episodes ``(observations, actions, rewards)`` played with the policy's sampled actions."""
-    env = gym.make(env) if isinstance(env, str) else env
-    check_spaces(policy, env.observation_space, env.action_space)
-    episodes = []
-    steps_left = MAX_SAMPLED_STEPS
-    obs, _ = env.reset(seed=seed)
-    with th.random.fork_rng(devices=[]):  # seed the policy's sampling without touching the caller's generator
-        th.manual_seed(seed)
-        for _ in range(n_episodes):
-            episodes.append(_play_episode(policy, env, obs, steps_left))
-            steps_left -= len(episodes[-1][2])
-            obs, _ = env.reset()
-    return episodes
-
-
-def _play_episode(
-    policy: BasePolicy, env: gym.Env, obs: np.ndarray, max_steps: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One episode from ``obs`` with the policy's sampled actions, of at most ``max_steps`` steps, else ValueError."""
-    observations: list[np.ndarray] = []
-    actions: list[np.ndarray] = []
-    rewards: list[float] = []
-    done = False
-    while not done:
-        if len(rewards) == max_steps:
-            raise ValueError(
-                f"the sampled episodes reached {MAX_SAMPLED_STEPS:,} steps in all, the most the diagnostics keep: "
-                "sample fewer episodes (n_episodes x n_batches) or use a shorter max_episode_steps"
-            )
-        action, _ = policy.predict(obs, deterministic=False)
-        observations.append(obs)
-        actions.append(action)
-        obs, reward, terminated, truncated, _ = env.step(action)
-        rewards.append(float(reward))
-        done = terminated or truncated
-    return np.array(observations), np.array(actions), np.array(rewards, dtype=np.float32)
-
-
 def estimate(
     policy: BasePolicy,
-    episodes: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    episodes: Sequence[Episode],
     estimator: Estimator,
     gamma: float = 1.0,
     parameters: Sequence[th.Tensor] | None = None,
 ) -> np.ndarray:
-    """The gradient estimate of one batch of episodes, flattened: ``-grad`` of REINFORCE's policy loss."""
+    """The gradient estimate of one batch of episodes, flattened: ``-grad`` of REINFORCE's policy loss.
+
+    :param policy: the policy that played the episodes (for ``baseline="value"``: with a value network)
+    :param episodes: the batch, from :func:`~reinforce_sb3.analysis.sampling.sample_episodes`
+    :param estimator: the variant of the estimator
+    :param gamma: the discount of the returns
+    :param parameters: the tensors to differentiate with respect to (default: all the policy's)
+    """
     parameters = list(policy.parameters()) if parameters is None else list(parameters)
-    buffer = EpisodeBuffer(policy.observation_space, policy.action_space, n_envs=1)
-    for observations, actions, rewards in episodes:
-        last = len(rewards) - 1
-        for t in range(len(rewards)):
-            buffer.add(observations[t][None], np.asarray(actions[t])[None], rewards[t : t + 1],
-                       np.array([t == 0]), np.array([t == last]), np.array([True]))  # fmt: skip
-    batch = buffer.episode_batch(gamma, estimator.reward_to_go)
+    batch = episode_batch(policy, episodes, gamma, estimator.reward_to_go)
     device = policy.device
     losses = reinforce_loss(
         policy,
@@ -187,6 +157,9 @@ def estimate(
         loss_reduction=estimator.loss_reduction,
         baseline=estimator.baseline,
         ratio_form=estimator.ratio_form,
+        episode_ids=th.as_tensor(batch.episode_ids, device=device),
+        timesteps=th.as_tensor(batch.timesteps, device=device),
+        reward_to_go=estimator.reward_to_go,
     )
     grads = th.autograd.grad(-losses.policy_loss, parameters, allow_unused=True)
     return (
@@ -207,8 +180,10 @@ def compare_estimators(
 ) -> list[GradientCheck]:
     """Every estimator on the same sampled episodes, each beside the exact gradient.
 
-    :param policy: a REINFORCE model or any SB3 policy (or model) with discrete actions
-    :param env: an env id or instance of the tree-game family
+    :param policy: a REINFORCE model or any SB3 policy (or model) made for the env's spaces; for an estimator
+        with ``baseline="value"``, a copy with a value network fitted on :data:`VALUE_EPISODES` other episodes
+        (sampled with ``seed + 1``) plays the baseline's part
+    :param env: an env id or instance of the tree-game family (either variant, ``continuous=True`` too)
     :param n_episodes: episodes per batch
     :param n_batches: batches (independent estimates) per estimator
     :param estimators: the variants to compare
@@ -234,19 +209,39 @@ def compare_estimators(
             f"n_batches x parameters x estimators = {n_values:,} estimate values, more than the "
             f"{MAX_ESTIMATE_VALUES:,} the diagnostics keep: use fewer batches, estimators or a smaller network"
         )
+    with torch_threads(1):
+        return _compare(policy, parameters, env, n_episodes, n_batches, estimators, gamma, seed)
+
+
+def _compare(
+    policy: BasePolicy,
+    parameters: Sequence[th.Tensor],
+    env: str | gym.Env,
+    n_episodes: int,
+    n_batches: int,
+    estimators: Sequence[Estimator],
+    gamma: float,
+    seed: int,
+) -> list[GradientCheck]:
+    """:func:`compare_estimators` once its arguments are checked."""
     truth = exact.parameter_gradient(env, policy, parameters, gamma=gamma)
     exact_gradient = th.cat([g.flatten() for g in truth]).detach().cpu().numpy()
     episodes = sample_episodes(policy, env, n_episodes * n_batches, seed)
     batches = [episodes[i * n_episodes : (i + 1) * n_episodes] for i in range(n_batches)]
-    return [
-        GradientCheck(
-            estimator=estimator,
-            n_episodes=n_episodes,
-            exact=exact_gradient,
-            estimates=np.stack([estimate(policy, batch, estimator, gamma, parameters) for batch in batches]),
-        )
-        for estimator in estimators
-    ]
+    value_episodes = None
+    checks = []
+    for estimator in estimators:
+        estimating_policy, estimating_parameters = policy, parameters
+        if estimator.baseline == "value":
+            if value_episodes is None:
+                value_episodes = sample_episodes(policy, env, VALUE_EPISODES, seed + 1)
+            estimating_policy = fit_value_baseline(policy, value_episodes, gamma, estimator.reward_to_go)
+            # the copy's parameters in the policy's order (the copy may have a value network more)
+            named = dict(estimating_policy.named_parameters())
+            estimating_parameters = [named[name] for name, _ in policy.named_parameters()]
+        estimates = [estimate(estimating_policy, batch, estimator, gamma, estimating_parameters) for batch in batches]
+        checks.append(GradientCheck(estimator, n_episodes, exact_gradient, np.stack(estimates)))
+    return checks
 
 
 def check_gradient(
@@ -269,31 +264,35 @@ def format_table(checks: Sequence[GradientCheck]) -> str:
         "scale",
         "cosine (average)",
         "relative error (average)",
+        "noise floor",
         "noise (one batch)",
         "cosine (one batch)",
     ]
-    lines = ["| " + " | ".join(header) + " |", "|---|---|---|---|---|---|"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for check in checks:
         lines.append(
             f"| {check.estimator.name} | {check.scale:.3f} | {check.cosine:.4f} | {check.relative_error:.4f} | "
-            f"{check.relative_variance:.4f} | {check.batch_cosine:.3f} |"
+            f"{check.noise_floor:.4f} | {check.relative_variance:.4f} | {check.batch_cosine:.3f} |"
         )
     n_batches = len(checks[0].estimates) if checks else 0
     lines.append(
         f"\n{n_batches} batches of {checks[0].n_episodes if checks else 0} episodes each. Scale: |average| / |exact|. "
-        "Noise: the variance of one batch's estimate (summed over parameters) / |average|^2."
+        "Relative error: |average - exact| / |exact|; noise floor: what sampling noise alone gives it (more is "
+        "bias). Noise: the variance of one batch's estimate (summed over parameters) / |average|^2."
     )
     return "\n".join(lines)
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+    """The cosine similarity of ``a`` and ``b``; 0 where either is zero (a baseline that cancels every return)."""
+    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.dot(a, b)) / norms if norms > 0 else 0.0
 
 
 def main(argv: list[str] | None = None, prog: str = PROG) -> None:
     """The command line (see the module docstring); bad input raises, and :func:`cli` makes it one line."""
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="PGToy-v0", help="PGToy-v0, SlipperyHill-v0 (or another id of the family)")
+    add_env_arguments(parser)
     parser.add_argument("--model", default=None, help="a saved REINFORCE model (default: a fresh, untrained policy)")
     parser.add_argument("--n-episodes", type=int_at_least(1), default=32, help="episodes per batch")
     parser.add_argument("--n-batches", type=int_at_least(2), default=100, help="batches (estimates) per estimator")
@@ -309,17 +308,19 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> None:
 
     from reinforce_sb3 import REINFORCE
 
+    env = env_from_args(args)
     if args.model:
-        model = load_model(args.model, args.env, args.device)
+        model = load_model(args.model, env, args.device)
     else:  # PyTorch's default initialisation: a policy far from uniform, with a gradient worth checking
         kwargs = {"seed": args.seed, "device": args.device, "policy_kwargs": {"ortho_init": False}}
-        model = REINFORCE("MlpPolicy", args.env, **kwargs)
-    checks = compare_estimators(model, args.env, args.n_episodes, args.n_batches, gamma=args.gamma, seed=args.seed)
-    print(f"Policy-gradient estimators on {args.env} against the exact gradient (gym_pgtoy.exact):\n")
+        model = REINFORCE("MlpPolicy", env, **kwargs)
+    checks = compare_estimators(model, env, args.n_episodes, args.n_batches, gamma=args.gamma, seed=args.seed)
+    variant = " (continuous=True)" if args.continuous else ""
+    print(f"Policy-gradient estimators on {args.env}{variant} against the exact gradient (gym_pgtoy.exact):\n")
     print(format_table(checks))
     if args.learning:
         results = learning_speed(
-            args.env, seeds=range(args.seeds), timesteps=args.timesteps, threshold=args.threshold, device=args.device
+            env, seeds=range(args.seeds), timesteps=args.timesteps, threshold=args.threshold, device=args.device
         )
         print(f"\nLearning with each estimator ({args.seeds} seeds, {args.timesteps:,} steps each, exact returns):\n")
         print(format_learning_table(results, args.threshold))

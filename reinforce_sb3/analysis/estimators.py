@@ -36,12 +36,25 @@ ESTIMATORS = (
     Estimator("normalized returns", normalize_returns=True),
     Estimator("mean over steps", loss_reduction="mean"),
     Estimator("batch-mean baseline", baseline="mean"),
+    Estimator("leave-one-out baseline", baseline="leave_one_out"),
+    Estimator("learned value baseline", baseline="value"),
 )
 """The textbook estimator first, then one change at a time."""
 
-LEARNING_ESTIMATORS = (
-    ESTIMATORS[0],
-    *ESTIMATORS[2:],
-    Estimator("learned value baseline", baseline="value"),
+BASELINE_NAMES: dict[Baseline, str] = {
+    "none": "no baseline",
+    "mean": "batch-mean baseline",
+    "leave_one_out": "leave-one-out baseline",
+    "value": "learned value baseline",
+}
+
+BASELINE_ESTIMATORS = tuple(
+    Estimator(name if reward_to_go else f"{name}, whole-episode", reward_to_go=reward_to_go, baseline=baseline)
+    for reward_to_go in (True, False)
+    for baseline, name in BASELINE_NAMES.items()
 )
+"""Every baseline with the textbook estimator (raw returns, sum / episodes), on the reward-to-go and on the
+whole-episode return: the batch mean is biased by ``1 - 1/N``, leave-one-out and a learned value are not."""
+
+LEARNING_ESTIMATORS = (ESTIMATORS[0], *ESTIMATORS[2:])
 """The variants whose learning speed differs (the ratio form has the log-prob form's gradient)."""

@@ -50,7 +50,7 @@ class ExactReturnCallback(BaseCallback):
 
 
 def learning_curves(
-    env: str = "PGToy-v0",
+    env: str | gym.Env = "PGToy-v0",
     seeds: Sequence[int] = range(5),
     timesteps: int = 20_000,
     device: str = "cpu",
@@ -58,7 +58,8 @@ def learning_curves(
 ) -> dict[str, tuple[list[int], list[float]]]:
     """Train REINFORCE once per seed and return ``{"seed S": (timesteps, exact expected returns)}``.
 
-    :param env: a tree-game env id
+    :param env: a tree-game env id, or an env made by ``gym.make`` (``gym.make("PGToy-v0", continuous=True)``):
+        each run gets a fresh one made from its spec
     :param seeds: one run per seed (at least one)
     :param timesteps: environment steps per run, an integer >= 1
     :param device: the torch device of the models
@@ -69,10 +70,14 @@ def learning_curves(
     timesteps = check_int("timesteps", timesteps)
     if len(seeds) == 0:
         raise ValueError("seeds must hold at least one seed, got none")
+    if not isinstance(env, str) and env.spec is None:
+        raise ValueError("env must be an id or an env made by gym.make (whose spec makes a fresh one per seed)")
     curves = {}
     for seed in seeds:
         callback = ExactReturnCallback(env)
-        REINFORCE("MlpPolicy", env, seed=seed, device=device, **reinforce_kwargs).learn(timesteps, callback=callback)
+        run_env = env if isinstance(env, str) else gym.make(env.spec)  # type: ignore[arg-type]  # checked above
+        model = REINFORCE("MlpPolicy", run_env, seed=seed, device=device, **reinforce_kwargs)
+        model.learn(timesteps, callback=callback)
         curves[f"seed {seed}"] = (callback.timesteps, callback.returns)
     return curves
 
@@ -88,7 +93,7 @@ class LearningResult:
 
 
 def learning_speed(
-    env: str = "PGToy-v0",
+    env: str | gym.Env = "PGToy-v0",
     estimators: Sequence[Estimator] = LEARNING_ESTIMATORS,
     seeds: Sequence[int] = range(5),
     timesteps: int = 20_000,

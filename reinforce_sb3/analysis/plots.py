@@ -1,21 +1,26 @@
 """Pictures of the policy gradient at work on the tree game (matplotlib, the ``plots`` extra).
 
-- :func:`plot_tree`: the game tree of the walk-through for any policy: action probabilities on
-  the edges, slip probabilities, rewards, reach probabilities and Q-values, the expected return.
+- :func:`~reinforce_sb3.analysis.tree.plot_tree`: the game tree of the walk-through for any policy:
+  action probabilities on the edges, slip probabilities, rewards, reach probabilities and Q-values,
+  the expected return; on the continuous variant P(right) and the Gaussian's mean and sigma.
 - :func:`plot_learning_curves`: the exact expected return of the learned policy after every
   update, for several seeds, with the optimum drawn in (possible only because it is known).
 - :func:`plot_gradient_error`: the error of the gradient estimate against the number of
   episodes, per estimator, on log-log axes.
+- :func:`plot_baselines`: the bias (scale, relative error of the average beside its noise floor) and
+  the variance of every baseline against the exact gradient, discrete beside continuous.
 
     python -m reinforce_sb3.analysis.plots tree [--out tree.png] [--env SlipperyHill-v0] [--model model.zip | --optimal]
     python -m reinforce_sb3.analysis.plots curves [--out curves.png] --seeds 5 --timesteps 20000
     python -m reinforce_sb3.analysis.plots errors [--out errors.png]
+    python -m reinforce_sb3.analysis.plots baselines [--out baselines.png] --n-episodes 4 --n-batches 2000 --seed 0
 
+``--continuous`` draws on the continuous variant (for ``baselines``, which draws both, it does nothing).
 Without ``--out`` each picture goes to ``<picture>.png`` in the current folder; the path written is
-printed. The tree shows the walk-through's policy on a hill of one cell (``PGToy-v0``), the uniform
-policy on longer hills, a saved model's policy (``--model``, made for the same variant) or the
-optimal one (``--optimal``). A tree has at most 400 nodes (:data:`MAX_TREE_NODES`); draw fewer
-decisions (``--depth``) beyond that.
+printed (``baselines`` prints its two tables too). The tree shows the walk-through's policy on a hill
+of one cell (``PGToy-v0``), the uniform policy on longer hills, a saved model's policy (``--model``,
+made for the same variant) or the optimal one (``--optimal``). A tree has at most 400 nodes
+(:data:`MAX_TREE_NODES`); draw fewer decisions (``--depth``) beyond that.
 """
 
 from __future__ import annotations
@@ -28,178 +33,21 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
-from gym_pgtoy import LEFT, RIGHT, SlipperyHillEnv, exact
+from gym_pgtoy import exact
 from gym_pgtoy.cli import add_debug_flag, int_at_least, run_cli
-from gym_pgtoy.validation import check_integer
-from reinforce_sb3.analysis.cli import load_model, torch_device
+from reinforce_sb3.analysis import figures
+from reinforce_sb3.analysis.cli import add_env_arguments, env_from_args, load_model, torch_device
+from reinforce_sb3.analysis.estimators import BASELINE_ESTIMATORS
+from reinforce_sb3.analysis.tree import MAX_TREE_NODES as MAX_TREE_NODES
+from reinforce_sb3.analysis.tree import plot_tree
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from reinforce_sb3.analysis.diagnostics import GradientCheck
     from reinforce_sb3.analysis.estimators import Estimator
 
 PROG = "python -m reinforce_sb3.analysis.plots"
-
-MAX_TREE_NODES = 400
-"""The most nodes :func:`plot_tree` draws (PGToy-v0's whole tree has 19)."""
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as error:
-        raise ImportError("pictures need matplotlib: pip install 'reinforce-sb3[plots]'") from error
-    return plt
-
-
-def _save(figure: Figure, path: str | Path | None) -> Figure:
-    if path is not None:
-        figure.savefig(path, dpi=120, bbox_inches="tight")
-    return figure
-
-
-class _Node:
-    """A node of the drawn tree: a decision (state at time t), a chance node, or an end."""
-
-    def __init__(self, label: str, reach: float, kind: str = "decision") -> None:
-        self.label = label
-        self.reach = reach
-        self.kind = kind  # "decision", "chance", "pit", "flag" or "end"
-        self.children: list[tuple[str, _Node]] = []
-        self.x = 0.0
-        self.depth = 0
-
-
-class _TreeBuilder:
-    """Builds the drawn tree of one analysis, refusing to make more than :data:`MAX_TREE_NODES` nodes."""
-
-    def __init__(self, analysis: exact.PolicyAnalysis, game: SlipperyHillEnv, depth: int) -> None:
-        self.analysis, self.game, self.depth = analysis, game, depth
-        self.horizon = len(analysis.reach)
-        self.count = 0
-
-    def node(self, label: str, reach: float, kind: str = "decision") -> _Node:
-        self.count += 1
-        if self.count > MAX_TREE_NODES:
-            raise ValueError(
-                f"a tree of depth={self.depth} on a hill of {self.game.hill_length} cells has more than "
-                f"{MAX_TREE_NODES} nodes, too many to draw: use a smaller depth"
-            )
-        return _Node(label, reach, kind)
-
-    def subtree(self, state: tuple[int, int], t: int, reach: float) -> _Node:
-        """The subtree below ``state`` at time ``t``, reached with probability ``reach``."""
-        if t >= self.horizon:
-            return self.node(f"{state}\nout of time", reach, "end")
-        if t >= self.depth:
-            return self.node(f"{state}\n...", reach, "end")
-        probs, q = self.analysis.policy[state], self.analysis.q_values[t][state]
-        node = self.node(f"{state}  t={t}\nreach {reach:.3g}\nV = {probs @ q:.3g}", reach)
-
-        def outcome(next_state: tuple[int, int], terminated: bool, child_reach: float) -> _Node:
-            if terminated:
-                kind = "flag" if next_state[0] == self.game.flag else "pit"
-                return self.node(f"{kind}\nreach {child_reach:.3g}", child_reach, kind)
-            return self.subtree(next_state, t + 1, child_reach)
-
-        for action, name in ((LEFT, "left"), (RIGHT, "right")):
-            # the walk-through's punchline: dJ/dpi(a|s) = P(reach s) * Q(s, a)
-            edge = f"{name} {probs[action]:.2f}\nQ {q[action]:.3g}\ndJ/dpi {reach * q[action]:.3g}"
-            action_reach = reach * probs[action]
-            transitions = self.game.P[state][action]
-            if len(transitions) == 1:
-                _, next_state, reward, terminated = transitions[0]
-                node.children.append((f"{edge}\nr {reward:+g}", outcome(next_state, terminated, action_reach)))
-                continue
-            chance = self.node("", action_reach, "chance")
-            for prob, next_state, reward, terminated in transitions:
-                how = "slip" if next_state[0] < state[0] else "up"
-                chance.children.append(
-                    (f"{how} {prob:.2f}\nr {reward:+g}", outcome(next_state, terminated, action_reach * prob))
-                )
-            node.children.append((edge, chance))
-        return node
-
-
-def _layout(node: _Node, depth: int, next_x: list[float]) -> None:
-    """Leaves left to right, each parent centred above its children."""
-    node.depth = depth
-    if not node.children:
-        node.x = next_x[0]
-        next_x[0] += 1.0
-        return
-    for _, child in node.children:
-        _layout(child, depth + 1, next_x)
-    node.x = float(np.mean([child.x for _, child in node.children]))
-
-
-def plot_tree(
-    env: str | gym.Env = "PGToy-v0",
-    policy: Any = None,
-    path: str | Path | None = None,
-    depth: int = 3,
-    gamma: float = 1.0,
-    title: str | None = None,
-) -> Figure:
-    """
-    Draw the game tree of ``policy`` on ``env`` as in the walk-through, down to ``depth`` decisions.
-
-    Decision nodes show the state, the time, the probability of reaching them and their value.
-    Action edges show the action's probability, its Q-value and the partial derivative of the
-    expected return with respect to that probability (reach x Q, as in the walk-through); a dot
-    splits a slippery step into its outcomes; every edge into a state shows the reward.
-
-    :param env: an id or instance of the tree-game family
-    :param policy: anything :mod:`gym_pgtoy.exact` accepts (dict, callable, SB3 model or policy made
-        for the env's spaces); default: the walk-through's policy on a hill of one cell (PGToy-v0),
-        else the uniform policy
-    :param path: where to save the PNG (optional)
-    :param depth: how many decisions deep to draw (PGToy-v0 has 3), an integer >= 1; the tree may
-        have at most :data:`MAX_TREE_NODES` nodes
-    :param gamma: discount factor of the values shown
-    :param title: the figure's title (default: the expected return)
-    """
-    depth = check_integer("depth", depth, 1, MAX_TREE_NODES)
-    env = gym.make(env) if isinstance(env, str) else env
-    game = env.unwrapped
-    if not isinstance(game, SlipperyHillEnv):
-        raise TypeError(f"env must be PGToy-v0, SlipperyHill-v0 or a SlipperyHillEnv, got {env!r}")
-    if policy is None:
-        policy = exact.WALKTHROUGH_POLICY if game.hill_length == 1 else exact.uniform_policy(game.hill_length)
-    analysis = exact.analyze(env, policy, gamma)
-    root = _TreeBuilder(analysis, game, depth).subtree(game.start_state, 0, 1.0)
-    plt = _pyplot()
-    _layout(root, 0, [0.0])
-
-    nodes: list[_Node] = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        nodes.append(node)
-        stack.extend(child for _, child in node.children)
-    width = max(node.x for node in nodes) + 1
-    levels = max(node.depth for node in nodes) + 1
-    figure, ax = plt.subplots(figsize=(max(8.0, 2.0 * width), 1.9 * levels))
-    colours = {"pit": "#fde0dd", "flag": "#e5f5e0", "decision": "#f0f0f0", "end": "#f0f0f0"}
-    for node in nodes:
-        y = -node.depth
-        for edge, child in node.children:
-            ax.plot([node.x, child.x], [y, -child.depth], color="0.6", lw=0.8 + 3 * child.reach, zorder=1)
-            ax.text((node.x + child.x) / 2, (y - child.depth) / 2, edge, ha="center", va="center", fontsize=7,
-                    color="tab:blue", zorder=2, bbox=dict(fc="white", ec="none", alpha=0.85))  # fmt: skip
-        if node.kind == "chance":
-            ax.plot(node.x, y, "o", color="0.4", ms=6, zorder=3)
-        else:
-            ax.text(node.x, y, node.label, ha="center", va="center", fontsize=7.5, zorder=3,
-                    bbox=dict(boxstyle="round", fc=colours[node.kind], ec="0.4"))  # fmt: skip
-    ax.set_xlim(-0.8, width - 0.2)
-    ax.set_ylim(-levels + 0.5, 0.6)
-    ax.axis("off")
-    ax.set_title(title or f"Expected return {analysis.expected_return:.3f} (exact, gamma={gamma:g})")
-    return _save(figure, path)
 
 
 def plot_learning_curves(
@@ -219,7 +67,7 @@ def plot_learning_curves(
     :param trap: a level to mark as the trap ("always right" earns 10), or None
     :param title: the figure's title
     """
-    plt = _pyplot()
+    plt = figures.pyplot()
     figure, ax = plt.subplots(figsize=(8, 4.5))
     for label, (timesteps, returns) in curves.items():
         ax.plot(timesteps, returns, lw=1.2, label=label)
@@ -230,7 +78,7 @@ def plot_learning_curves(
     ax.set_ylabel("exact expected return")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="lower right")
-    return _save(figure, path)
+    return figures.save(figure, path)
 
 
 def plot_gradient_error(
@@ -245,7 +93,7 @@ def plot_gradient_error(
     :param path: where to save the PNG (optional)
     :param title: the figure's title
     """
-    plt = _pyplot()
+    plt = figures.pyplot()
     figure, ax = plt.subplots(figsize=(7, 4.5))
     for name, (n_episodes, error) in errors.items():
         ax.loglog(n_episodes, error, marker="o", lw=1.2, label=name)
@@ -255,7 +103,7 @@ def plot_gradient_error(
     ax.set_ylabel("|estimate - exact| / |exact|")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    return _save(figure, path)
+    return figures.save(figure, path)
 
 
 def gradient_errors(
@@ -280,44 +128,123 @@ def gradient_errors(
     return errors
 
 
+def baseline_checks(
+    env: str = "PGToy-v0",
+    n_episodes: int = 4,
+    n_batches: int = 2000,
+    seed: int = 0,
+    estimators: Sequence[Estimator] = BASELINE_ESTIMATORS,
+    device: str = "cpu",
+) -> dict[str, list[GradientCheck]]:
+    """Every baseline on the discrete and on the continuous variant of ``env``, each with a fresh REINFORCE
+    policy (seed ``seed``, PyTorch's default initialisation): ``{"discrete": checks, "continuous": checks}``."""
+    from reinforce_sb3 import REINFORCE
+    from reinforce_sb3.analysis.diagnostics import compare_estimators
+
+    checks = {}
+    for variant, game in (("discrete", gym.make(env)), ("continuous", gym.make(env, continuous=True))):
+        model = REINFORCE("MlpPolicy", game, seed=seed, device=device, policy_kwargs={"ortho_init": False})
+        checks[variant] = compare_estimators(model, game, n_episodes, n_batches, estimators, seed=seed)
+    return checks
+
+
+def plot_baselines(
+    checks: Mapping[str, Sequence[GradientCheck]],
+    path: str | Path | None = None,
+    title: str | None = None,
+) -> Figure:
+    """
+    Bias and variance of each estimator against the exact gradient, one bar per variant (discrete, continuous).
+
+    Left, the scale ``|average| / |exact|`` (1 unbiased; the batch mean's ``1 - 1/N`` drawn in); middle, the
+    relative error of the average estimate with its noise floor (a bar well above its mark is bias); right,
+    the noise of one batch's estimate (its variance over ``|average|^2``).
+
+    :param checks: ``{variant: checks}``, the same estimators in each, as :func:`baseline_checks` returns
+    :param path: where to save the PNG (optional)
+    :param title: the figure's title (default: the budget)
+    """
+    variants = list(checks.values())
+    names = [check.estimator.name for check in variants[0]] if variants else []
+    if not names or any([check.estimator.name for check in v] != names for v in variants):
+        raise ValueError("checks must hold the same estimators, in the same order, for every variant (at least one)")
+    plt = figures.pyplot()
+    figure, axes = plt.subplots(1, 3, figsize=(15, 5.2))
+    x, width = np.arange(len(names)), 0.8 / len(checks)
+    for i, (variant, variant_checks) in enumerate(checks.items()):
+        at = x + (i - (len(checks) - 1) / 2) * width
+        axes[0].bar(at, [c.scale for c in variant_checks], width, label=variant)
+        axes[1].bar(at, [c.relative_error for c in variant_checks], width, label=variant)
+        floor_label = "noise floor" if i == 0 else None
+        axes[1].plot(at, [c.noise_floor for c in variant_checks], "k_", ms=14, mew=2, label=floor_label)
+        axes[2].bar(at, [c.relative_variance for c in variant_checks], width, label=variant)
+    n_episodes, n_batches = variants[0][0].n_episodes, len(variants[0][0].estimates)
+    axes[0].axhline(1.0, color="k", lw=0.8)
+    axes[0].axhline(1 - 1 / n_episodes, color="tab:red", ls=":", lw=1, label=f"1 - 1/N = {1 - 1 / n_episodes:g}")
+    labels = (
+        ("scale |average| / |exact|", "linear"),
+        ("relative error of the average", "log"),
+        ("noise of one batch (variance / |average|^2)", "log"),
+    )
+    for ax, (label, yscale) in zip(axes, labels, strict=True):
+        ax.set_xticks(x, names, rotation=35, ha="right", fontsize=8)
+        ax.set_yscale(yscale)
+        ax.set_title(label, fontsize=10)
+        ax.legend(fontsize=8)
+    figure.suptitle(title or f"Baselines against the exact gradient: {n_batches} batches of N = {n_episodes} episodes")
+    figure.tight_layout()
+    return figures.save(figure, path)
+
+
 def main(argv: list[str] | None = None, prog: str = PROG) -> None:
     """The command line (see the module docstring); bad input raises, and :func:`cli` makes it one line."""
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
-    parser.add_argument("picture", choices=["tree", "curves", "errors"])
+    parser.add_argument("picture", choices=["tree", "curves", "errors", "baselines"])
     parser.add_argument("--out", type=Path, default=None, help="the PNG to write (default: <picture>.png)")
-    parser.add_argument("--env", default="PGToy-v0", help="PGToy-v0, SlipperyHill-v0 (or another id of the family)")
+    add_env_arguments(parser)
     policy = parser.add_mutually_exclusive_group()
     policy.add_argument("--model", default=None, help="tree: a saved REINFORCE model made for --env")
     policy.add_argument("--optimal", action="store_true", help="tree: the optimal policy (gym_pgtoy.exact.solve)")
     parser.add_argument("--depth", type=int_at_least(1), default=3, help="tree: decisions drawn")
     parser.add_argument("--seeds", type=int_at_least(1), default=5, help="curves: number of seeds")
     parser.add_argument("--timesteps", type=int_at_least(1), default=20_000, help="curves: steps per run")
+    parser.add_argument("--n-episodes", type=int_at_least(2), default=4, help="baselines: episodes per batch")
+    parser.add_argument("--n-batches", type=int_at_least(2), default=2000, help="baselines: batches per estimator")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="errors, baselines: policy and sampling")
     parser.add_argument("--device", type=torch_device, default="cpu", help="torch device of the models")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     out = args.out if args.out is not None else Path(f"{args.picture}.png")
+    env = env_from_args(args)
 
     from reinforce_sb3 import REINFORCE
+    from reinforce_sb3.analysis.diagnostics import format_table
     from reinforce_sb3.analysis.learning import learning_curves
 
     if args.picture == "tree":
         if args.model:
-            tree_policy: Any = load_model(args.model, args.env, args.device)
+            tree_policy: Any = load_model(args.model, env, args.device)
         elif args.optimal:
-            tree_policy = exact.solve(args.env).policy
+            tree_policy = exact.solve(env).policy
             if tree_policy is None:
                 raise ValueError(f"{args.env} has no stationary optimal policy to draw (the optimum depends on time)")
         else:
             tree_policy = None
-        plot_tree(args.env, tree_policy, out, depth=args.depth)
+        plot_tree(env, tree_policy, out, depth=args.depth)
     elif args.picture == "curves":
-        optimum = exact.optimal_return(args.env)  # an env of another family fails here, before any training
-        curves = learning_curves(args.env, seeds=range(args.seeds), timesteps=args.timesteps, device=args.device)
+        optimum = exact.optimal_return(env)  # an env of another family fails here, before any training
+        curves = learning_curves(env, seeds=range(args.seeds), timesteps=args.timesteps, device=args.device)
         plot_learning_curves(curves, optimum, out)
+    elif args.picture == "errors":
+        kwargs = {"seed": args.seed, "device": args.device, "policy_kwargs": {"ortho_init": False}}
+        model = REINFORCE("MlpPolicy", env, **kwargs)
+        plot_gradient_error(gradient_errors(model, env, seed=args.seed), out)
     else:
-        kwargs = {"seed": 0, "device": args.device, "policy_kwargs": {"ortho_init": False}}
-        model = REINFORCE("MlpPolicy", args.env, **kwargs)
-        plot_gradient_error(gradient_errors(model, args.env), out)
+        exact.optimal_return(args.env)  # an env of another family fails here, before any sampling
+        checks = baseline_checks(args.env, args.n_episodes, args.n_batches, args.seed, device=args.device)
+        for variant, variant_checks in checks.items():
+            print(f"{args.env}, {variant} actions (seed {args.seed}):\n\n{format_table(variant_checks)}\n")
+        plot_baselines(checks, out)
     print(f"wrote {out}")
 
 

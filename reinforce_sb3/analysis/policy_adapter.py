@@ -5,6 +5,14 @@ that this distribution declares (``pyproject.toml``), so ``exact.expected_return
 and ``exact.parameter_gradient(env, model)`` work for any SB3 model while ``gym_pgtoy`` never
 imports torch or SB3. An adapter module has the three functions below; each returns ``None``
 for a policy it does not know.
+
+Discrete policies (``Discrete(2)`` actions) give their action probabilities. Gaussian policies
+(``continuous=True``: ``Box(-1, 1, (1,))`` actions, SB3's ``DiagGaussianDistribution`` as in
+REINFORCE's, A2C's and PPO's policies) draw ``a ~ Normal(mu(s), sigma(s))``, and the env moves
+right when ``a >= 0`` (clipping to [-1, 1] keeps the sign), so they give
+``(p_left, p_right) = (Phi(-mu / sigma), Phi(mu / sigma))``: differentiable in the mean's and the
+log-std's parameters alike, so :func:`gym_pgtoy.exact.parameter_gradient` is exact for both.
+:func:`gaussian_parameters` gives ``(mu, sigma)`` per state, for pictures.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch as th
 from gymnasium import spaces
+from stable_baselines3.common.distributions import DiagGaussianDistribution, Distribution
 from stable_baselines3.common.policies import BasePolicy
 
 
@@ -34,17 +43,54 @@ def check_spaces(policy: Any, observation_space: spaces.Space[Any], action_space
         )
 
 
+def _distribution(policy: BasePolicy, obs: np.ndarray) -> Distribution:
+    """The SB3 action distribution of ``policy`` at one observation."""
+    obs_tensor, _ = policy.obs_to_tensor(obs)
+    return policy.get_distribution(obs_tensor)  # type: ignore[operator,no-any-return]  # every SB3 policy has it
+
+
+def _gaussian(distribution: Distribution) -> th.distributions.Normal | None:
+    """The torch Normal of a diagonal Gaussian over one action, None for a categorical, else a ValueError."""
+    if isinstance(distribution.distribution, th.distributions.Categorical):
+        return None
+    if type(distribution) is DiagGaussianDistribution and distribution.distribution.mean.shape[-1] == 1:
+        return distribution.distribution
+    raise ValueError(
+        f"policy must draw its actions from a categorical (Discrete(2) actions) or a diagonal Gaussian over one "
+        f"action (Box actions, SB3's DiagGaussianDistribution), got {type(distribution).__name__}: other "
+        "distributions (gSDE's noise, held for several steps, among them) are not a stationary policy of directions"
+    )
+
+
 def _torch_probabilities(policy: BasePolicy) -> Callable[[np.ndarray], th.Tensor]:
-    """``obs -> action probabilities`` as a tensor that depends on the policy's parameters."""
+    """``obs -> (p_left, p_right)`` as a tensor that depends on the policy's parameters."""
 
     def probabilities(obs: np.ndarray) -> th.Tensor:
-        obs_tensor, _ = policy.obs_to_tensor(obs)
-        distribution = policy.get_distribution(obs_tensor).distribution  # type: ignore[operator]  # SB3 policies
-        if not isinstance(distribution, th.distributions.Categorical):
-            raise ValueError("policy must have a discrete action distribution (Discrete(2) actions)")
-        return distribution.probs[0]
+        distribution = _distribution(policy, obs)
+        gaussian = _gaussian(distribution)
+        if gaussian is None:
+            probs: th.Tensor = distribution.distribution.probs  # type: ignore[union-attr]  # a Categorical: checked
+            return probs[0]
+        # a >= 0 moves right: P = Phi(mu / sigma); ndtr on both sides keeps the small one accurate
+        z = (gaussian.mean / gaussian.stddev)[0]
+        return th.cat([th.special.ndtr(-z), th.special.ndtr(z)])
 
     return probabilities
+
+
+def gaussian_parameters(policy: Any, observations: np.ndarray) -> list[tuple[float, float]] | None:
+    """``(mu, sigma)`` of a Gaussian SB3 policy (or model) at each observation; None for any other policy."""
+    sb3_policy = _sb3_policy(policy)
+    if sb3_policy is None:
+        return None
+    parameters = []
+    with th.no_grad():
+        for obs in observations:
+            gaussian = _gaussian(_distribution(sb3_policy, obs))
+            if gaussian is None:
+                return None
+            parameters.append((float(gaussian.mean[0, 0]), float(gaussian.stddev[0, 0])))
+    return parameters
 
 
 def probability_fn(

@@ -1,0 +1,198 @@
+"""The game tree of the walk-through, drawn for any policy (matplotlib, the ``plots`` extra).
+
+Decision nodes show the state, the time, the probability of reaching them and their value; on the
+continuous variant also P(right) and, for a Gaussian policy, its mean and sigma. Action edges show the
+action's probability, its Q-value and dJ/dpi = reach x Q; a dot splits a slippery step into its outcomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+import numpy as np
+
+from gym_pgtoy import LEFT, RIGHT, SlipperyHillEnv, exact
+from gym_pgtoy.slippery_hill import State
+from gym_pgtoy.validation import check_integer
+from reinforce_sb3.analysis import figures
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+MAX_TREE_NODES = 400
+"""The most nodes :func:`plot_tree` draws (PGToy-v0's whole tree has 19)."""
+
+
+class _Node:
+    """A node of the drawn tree: a decision (state at time t), a chance node, or an end."""
+
+    def __init__(self, label: str, reach: float, kind: str = "decision") -> None:
+        self.label = label
+        self.reach = reach
+        self.kind = kind  # "decision", "chance", "pit", "flag" or "end"
+        self.children: list[tuple[str, _Node]] = []
+        self.x = 0.0
+        self.depth = 0
+
+
+class _TreeBuilder:
+    """Builds the drawn tree of one analysis, refusing to make more than :data:`MAX_TREE_NODES` nodes."""
+
+    def __init__(
+        self,
+        analysis: exact.PolicyAnalysis,
+        game: SlipperyHillEnv,
+        depth: int,
+        gaussians: Mapping[State, tuple[float, float]] | None,
+    ) -> None:
+        self.analysis, self.game, self.depth, self.gaussians = analysis, game, depth, gaussians
+        self.horizon = len(analysis.reach)
+        self.count = 0
+
+    def node(self, label: str, reach: float, kind: str = "decision") -> _Node:
+        self.count += 1
+        if self.count > MAX_TREE_NODES:
+            raise ValueError(
+                f"a tree of depth={self.depth} on a hill of {self.game.hill_length} cells has more than "
+                f"{MAX_TREE_NODES} nodes, too many to draw: use a smaller depth"
+            )
+        return _Node(label, reach, kind)
+
+    def action_text(self, state: State) -> str:
+        """On the continuous variant: P(right) and, for a Gaussian policy, its mean and sigma; else nothing."""
+        if not self.game.continuous:
+            return ""
+        text = f"\nP(right) {self.analysis.policy[state][RIGHT]:.2f}"
+        if self.gaussians is not None and state in self.gaussians:
+            mu, sigma = self.gaussians[state]
+            text += f"\nmu {mu:+.2f}, sigma {sigma:.2f}"
+        return text
+
+    def subtree(self, state: tuple[int, int], t: int, reach: float) -> _Node:
+        """The subtree below ``state`` at time ``t``, reached with probability ``reach``."""
+        if t >= self.horizon:
+            return self.node(f"{state}\nout of time", reach, "end")
+        if t >= self.depth:
+            return self.node(f"{state}\n...", reach, "end")
+        probs, q = self.analysis.policy[state], self.analysis.q_values[t][state]
+        node = self.node(f"{state}  t={t}\nreach {reach:.3g}\nV = {probs @ q:.3g}{self.action_text(state)}", reach)
+
+        def outcome(next_state: tuple[int, int], terminated: bool, child_reach: float) -> _Node:
+            if terminated:
+                kind = "flag" if next_state[0] == self.game.flag else "pit"
+                return self.node(f"{kind}\nreach {child_reach:.3g}", child_reach, kind)
+            return self.subtree(next_state, t + 1, child_reach)
+
+        for action, name in ((LEFT, "left"), (RIGHT, "right")):
+            # the walk-through's punchline: dJ/dpi(a|s) = P(reach s) * Q(s, a)
+            edge = f"{name} {probs[action]:.2f}\nQ {q[action]:.3g}\ndJ/dpi {reach * q[action]:.3g}"
+            action_reach = reach * probs[action]
+            transitions = self.game.P[state][action]
+            if len(transitions) == 1:
+                _, next_state, reward, terminated = transitions[0]
+                node.children.append((f"{edge}\nr {reward:+g}", outcome(next_state, terminated, action_reach)))
+                continue
+            chance = self.node("", action_reach, "chance")
+            for prob, next_state, reward, terminated in transitions:
+                how = "slip" if next_state[0] < state[0] else "up"
+                chance.children.append(
+                    (f"{how} {prob:.2f}\nr {reward:+g}", outcome(next_state, terminated, action_reach * prob))
+                )
+            node.children.append((edge, chance))
+        return node
+
+
+def _layout(node: _Node, depth: int, next_x: list[float]) -> None:
+    """Leaves left to right, each parent centred above its children."""
+    node.depth = depth
+    if not node.children:
+        node.x = next_x[0]
+        next_x[0] += 1.0
+        return
+    for _, child in node.children:
+        _layout(child, depth + 1, next_x)
+    node.x = float(np.mean([child.x for _, child in node.children]))
+
+
+def plot_tree(
+    env: str | gym.Env = "PGToy-v0",
+    policy: Any = None,
+    path: str | Path | None = None,
+    depth: int = 3,
+    gamma: float = 1.0,
+    title: str | None = None,
+    gaussians: Mapping[State, tuple[float, float]] | None = None,
+) -> Figure:
+    """
+    Draw the game tree of ``policy`` on ``env`` as in the walk-through, down to ``depth`` decisions.
+
+    Decision nodes show the state, the time, the probability of reaching them and their value; on the
+    continuous variant (``continuous=True``) also P(right) and, for a Gaussian policy, its mean and sigma.
+    Action edges show the action's probability, its Q-value and the partial derivative of the
+    expected return with respect to that probability (reach x Q, as in the walk-through); a dot
+    splits a slippery step into its outcomes; every edge into a state shows the reward.
+
+    :param env: an id or instance of the tree-game family
+    :param policy: anything :mod:`gym_pgtoy.exact` accepts (dict, callable, SB3 model or policy made
+        for the env's spaces); default: the walk-through's policy on a hill of one cell (PGToy-v0),
+        else the uniform policy (on the continuous variant, as Gaussians of sigma 1 with those P(right))
+    :param path: where to save the PNG (optional)
+    :param depth: how many decisions deep to draw (PGToy-v0 has 3), an integer >= 1; the tree may
+        have at most :data:`MAX_TREE_NODES` nodes
+    :param gamma: discount factor of the values shown
+    :param title: the figure's title (default: the expected return)
+    :param gaussians: ``{state: (mu, sigma)}`` to show on the continuous variant; default: those of an SB3
+        Gaussian policy, or of the default policy
+    """
+    depth = check_integer("depth", depth, 1, MAX_TREE_NODES)
+    env = gym.make(env) if isinstance(env, str) else env
+    game = env.unwrapped
+    if not isinstance(game, SlipperyHillEnv):
+        raise TypeError(f"env must be PGToy-v0, SlipperyHill-v0 or a SlipperyHillEnv, got {env!r}")
+    if policy is None and game.continuous:
+        if gaussians is None:
+            uniform = dict.fromkeys(exact.uniform_policy(game.hill_length), (0.0, 1.0))
+            gaussians = exact.WALKTHROUGH_GAUSSIAN if game.hill_length == 1 else uniform
+        policy = exact.gaussian_policy(gaussians)
+    elif policy is None:
+        policy = exact.WALKTHROUGH_POLICY if game.hill_length == 1 else exact.uniform_policy(game.hill_length)
+    analysis = exact.analyze(env, policy, gamma)
+    if gaussians is None and game.continuous:
+        from reinforce_sb3.analysis.policy_adapter import gaussian_parameters
+
+        states = sorted(analysis.policy)
+        parameters = gaussian_parameters(policy, np.array(states, dtype=np.int64))
+        gaussians = None if parameters is None else dict(zip(states, parameters, strict=True))
+    root = _TreeBuilder(analysis, game, depth, gaussians).subtree(game.start_state, 0, 1.0)
+    plt = figures.pyplot()
+    _layout(root, 0, [0.0])
+
+    nodes: list[_Node] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        stack.extend(child for _, child in node.children)
+    width = max(node.x for node in nodes) + 1
+    levels = max(node.depth for node in nodes) + 1
+    figure, ax = plt.subplots(figsize=(max(8.0, 2.0 * width), (2.4 if game.continuous else 1.9) * levels))
+    colours = {"pit": "#fde0dd", "flag": "#e5f5e0", "decision": "#f0f0f0", "end": "#f0f0f0"}
+    for node in nodes:
+        y = -node.depth
+        for edge, child in node.children:
+            ax.plot([node.x, child.x], [y, -child.depth], color="0.6", lw=0.8 + 3 * child.reach, zorder=1)
+            ax.text((node.x + child.x) / 2, (y - child.depth) / 2, edge, ha="center", va="center", fontsize=7,
+                    color="tab:blue", zorder=2, bbox=dict(fc="white", ec="none", alpha=0.85))  # fmt: skip
+        if node.kind == "chance":
+            ax.plot(node.x, y, "o", color="0.4", ms=6, zorder=3)
+        else:
+            ax.text(node.x, y, node.label, ha="center", va="center", fontsize=7.5, zorder=3,
+                    bbox=dict(boxstyle="round", fc=colours[node.kind], ec="0.4"))  # fmt: skip
+    ax.set_xlim(-0.8, width - 0.2)
+    ax.set_ylim(-levels + 0.5, 0.6)
+    ax.axis("off")
+    ax.set_title(title or f"Expected return {analysis.expected_return:.3f} (exact, gamma={gamma:g})")
+    return figures.save(figure, path)
