@@ -132,6 +132,15 @@ def test_shell_commands_run_or_fail_as_shown(page, tmp_path):
                 assert matches(expected, got), f"{page}: {command}\nexpected: {expected}\n     got: {got}"
 
 
+def test_api_reference_documents_every_module_of_the_core():
+    """The analysis, zoo and gym_pgtoy pages take every submodule; the core page lists its modules one by one."""
+    api = (DOCS / "api" / "reinforce_sb3.md").read_text()
+    for module in sorted((ROOT / "reinforce_sb3").glob("*.py")):
+        if module.stem == "__init__" or module.read_text().startswith('"""Alias of'):
+            continue
+        assert f"::: reinforce_sb3.{module.stem}\n" in api, f"docs/api/reinforce_sb3.md lacks {module.stem}"
+
+
 def _table(page: Path, header: str) -> list[list[str]]:
     """The rows of the markdown table whose header line starts with ``header``, as lists of stripped cells."""
     lines = page.read_text().splitlines()
@@ -151,8 +160,9 @@ def test_can_i_use_table_is_what_the_constructor_accepts():
 
     for name, action, observation in _table(DOCS / "reinforce.md", "| Space | Action | Observation |"):
         space = getattr(spaces, name)
-        assert (action == "✔️") == issubclass(space, ACTION_SPACES), name
-        assert (observation == "✔️") == issubclass(space, OBSERVATION_SPACES), name
+        assert (action == "✔") == issubclass(space, ACTION_SPACES), name
+        assert (observation == "✔") == issubclass(space, OBSERVATION_SPACES), name
+        assert {action, observation} <= {"✔", "✘"}
 
 
 def test_argument_table_has_every_argument_with_its_default():
@@ -229,10 +239,15 @@ def test_results_commands_run_with_small_budgets(tmp_path):
         run_shell_command(with_small_budget(command), tmp_path)
 
 
-def test_hook_makes_sphinx_roles_references():
+def test_hook_makes_sphinx_roles_references_and_keeps_usage_brackets():
     spec = importlib.util.spec_from_file_location("hooks", DOCS / "hooks.py")
     hooks = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hooks)
+    usage = 'tree <autoref a="1" identifier="--env X-v0" b="2">--out t.png</autoref> '
+    usage += '<autoref identifier="--seed">--seed</autoref>'
+    assert hooks.brackets_as_text(usage) == "tree [--out t.png] [--env X-v0] [--seed]"
+    reference = '<autoref identifier="gym_pgtoy.exact">exact</autoref>'
+    assert hooks.brackets_as_text(reference) == reference
     html = "see :func:<code>~reinforce_sb3.estimator.reinforce_loss</code> and :mod:<code>gym_pgtoy.exact</code>"
     assert hooks.sphinx_roles_to_references(html) == (
         'see <autoref identifier="reinforce_sb3.estimator.reinforce_loss" optional><code>reinforce_loss</code>'

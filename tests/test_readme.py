@@ -170,6 +170,7 @@ def test_readme_python_blocks_print_what_they_say(tmp_path, monkeypatch):
     assert (tmp_path / "reinforce_pgtoy.zip").is_file()
 
 
+@pytest.mark.slow
 def test_readme_shell_commands_run(tmp_path):
     commands = shell_commands(README)
     assert any(command.startswith("make train") for command in commands)
