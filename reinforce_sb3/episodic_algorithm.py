@@ -216,7 +216,7 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
                 f"out before {self.n_episodes} episodes ended ({self.collector.n_done} did). REINFORCE learns from "
                 "complete episodes only: give the env a time limit (gym.make(env_id, max_episode_steps=...)) or "
                 "a larger total_timesteps. The batch so far is kept for learn(..., reset_num_timesteps=False).",
-                stacklevel=2,
+                stacklevel=4,  # the user's call of learn(): _learn <- EpisodicAlgorithm.learn <- the algorithm's learn
             )
 
         callback.on_training_end()

@@ -35,9 +35,10 @@ def discounted_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> 
     continues = ~np.asarray(dones, dtype=bool)
     returns = np.empty_like(rewards)
     next_return = np.zeros(rewards.shape[1:])
-    for t in range(len(rewards) - 1, -1, -1):
-        next_return = rewards[t] + gamma * np.where(continues[t], next_return, 0.0)
-        returns[t] = next_return
+    with np.errstate(invalid="ignore", over="ignore"):  # a non-finite reward stays in its own episode
+        for t in range(len(rewards) - 1, -1, -1):
+            next_return = rewards[t] + gamma * np.where(continues[t], next_return, 0.0)
+            returns[t] = next_return
     return returns
 
 
@@ -64,10 +65,10 @@ def standardize(weights: th.Tensor) -> th.Tensor:
     mean = weights.mean()
     centered = weights - mean
     std = centered.pow(2).mean().sqrt()
-    # one comparison on the device, no host synchronisation
-    return th.where(
-        std > 1e-8 * th.clamp(mean.abs(), min=1.0), centered / std.clamp(min=1e-30), th.zeros_like(centered)
-    )
+    # all equal (the float32 mean of equal values need not equal them), or a spread below float32 rounding
+    equal = (weights.amax() == weights.amin()) | (std <= 1e-6 * th.clamp(mean.abs(), min=1.0))
+    # comparisons on the device, no host synchronisation
+    return th.where(equal, th.zeros_like(centered), centered / std.clamp(min=1e-30))
 
 
 def leave_one_out_baseline(

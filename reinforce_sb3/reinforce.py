@@ -111,19 +111,22 @@ class REINFORCE(EpisodicAlgorithm):
     ) -> None:
         check_hyperparameters(locals())  # before any env is made
         CheckedSchedule("learning_rate", learning_rate)
-        super().__init__(
-            policy=policy,
-            env=env,
-            learning_rate=learning_rate,
-            policy_kwargs=policy_kwargs,
-            stats_window_size=stats_window_size,
-            tensorboard_log=tensorboard_log,
-            verbose=verbose,
-            device=device,
-            support_multi_env=True,
-            monitor_wrapper=monitor_wrapper,
-            seed=seed,
-        )
+        try:
+            super().__init__(
+                policy=policy,
+                env=env,
+                learning_rate=learning_rate,
+                policy_kwargs=policy_kwargs,
+                stats_window_size=stats_window_size,
+                tensorboard_log=tensorboard_log,
+                verbose=verbose,
+                device=device,
+                support_multi_env=True,
+                monitor_wrapper=monitor_wrapper,
+                seed=seed,
+            )
+        except NotImplementedError as error:  # SB3's word for nested observation spaces
+            raise ValueError(f"observation_space: {error}") from error
         if self.env is not None:
             check_spaces(self.observation_space, self.action_space, on_error=self.env.close)
         self.n_episodes = n_episodes

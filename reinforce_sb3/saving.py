@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 import os
 import pathlib
-import pickle
 import uuid
 import warnings
-import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -71,7 +69,7 @@ def read_model_data(
         data, _, _ = load_from_zip_file(path, load_data=True, custom_objects=custom_objects, device="cpu")
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, pickle.UnpicklingError, RuntimeError, EOFError, KeyError, OSError, ValueError) as error:
+    except Exception as error:  # torch and pickle raise many kinds of error for a corrupt file
         raise ValueError(
             f"path {str(path)!r} is not a readable saved model ({type(error).__name__}: {error})"
         ) from error

@@ -15,10 +15,16 @@ from reinforce_sb3.estimator import BASELINES, LOSS_REDUCTIONS
 Choice = TypeVar("Choice", bound=str)
 
 
-def check_int(name: str, value: Any, minimum: int = 1) -> int:
-    """An integer (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
+    """An integer (not a bool) of at least ``minimum`` (and at most ``maximum``)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum:_}]"
+        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
     return int(value)
 
 
@@ -31,7 +37,12 @@ def check_number(
 ) -> float:
     """A finite real number (not a bool) in ``[minimum, maximum]`` (``(minimum, maximum]`` if exclusive)."""
     ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-    ok = ok and math.isfinite(value) and minimum <= value <= maximum and not (exclusive_minimum and value == minimum)
+    try:
+        ok = (
+            ok and math.isfinite(value) and minimum <= value <= maximum and not (exclusive_minimum and value == minimum)
+        )
+    except OverflowError:  # an int too large for a float
+        ok = False
     if not ok:
         if math.isfinite(minimum) and math.isfinite(maximum):
             allowed = f" in {'(' if exclusive_minimum else '['}{minimum:g}, {maximum:g}]"
@@ -82,12 +93,16 @@ class CheckedSchedule:
             ) from None
 
 
+MAX_EPISODES = 1_000_000
+"""The most episodes a batch may have (the batch's steps are held in memory)."""
+
+
 def _optional_positive(name: str, value: Any) -> float | None:
     return None if value is None else check_number(name, value, minimum=0.0, exclusive_minimum=True)
 
 
 HYPERPARAMETERS: dict[str, Callable[[str, Any], Any]] = {
-    "n_episodes": check_int,
+    "n_episodes": partial(check_int, maximum=MAX_EPISODES),
     "gamma": partial(check_number, minimum=0.0, maximum=1.0),
     "reward_to_go": check_bool,
     "normalize_returns": check_bool,
@@ -96,7 +111,7 @@ HYPERPARAMETERS: dict[str, Callable[[str, Any], Any]] = {
     "vf_coef": partial(check_number, minimum=0.0),
     "ent_coef": check_number,
     "max_grad_norm": _optional_positive,
-    "torch_threads": lambda name, value: None if value is None else check_int(name, value),
+    "torch_threads": lambda name, value: None if value is None else check_int(name, value, maximum=1024),
 }
 """REINFORCE's own hyperparameters and their checks (the learning rate is a :class:`CheckedSchedule`)."""
 

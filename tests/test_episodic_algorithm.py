@@ -140,11 +140,6 @@ def test_episodes_that_never_end_do_not_hang_learn(make_model):
     assert model.num_timesteps == 500 and model._n_updates == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: the warning's stacklevel=2 points into episodic_algorithm.learn (which now calls _learn), "
-    "not at the user's learn() call",
-)
 def test_the_no_gradient_step_warning_points_at_the_caller(make_model):
     model = make_model(NeverEndingEnv())
     with pytest.warns(UserWarning, match="made no gradient step") as record:

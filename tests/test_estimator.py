@@ -168,11 +168,6 @@ def test_standardize_is_never_nan(weights):
         assert standardized.std() == pytest.approx(1.0, abs=1e-2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: standardize computes the mean in float32, so n equal returns whose float32 mean is not "
-    "exactly the value leave a rounding residue above its 1e-8 relative threshold, which it scales to +-1",
-)
 @settings(max_examples=100, deadline=None)
 @given(st.floats(-1e9, 1e9, width=32), st.integers(1, 5000))
 @example(0.3, 7)

@@ -122,13 +122,6 @@ def test_reading_something_that_is_not_a_saved_model(tmp_path):
         REINFORCE.load(tmp_path / "missing.zip")
 
 
-CORRUPT_IS_INDEX_ERROR = pytest.mark.xfail(
-    strict=True,
-    reason="library bug: read_model_data catches a fixed list of exceptions; bytes that torch's legacy unpickler "
-    "reads as pickle opcodes raise others (here IndexError: pop from empty list)",
-)
-
-
 @pytest.mark.parametrize("member", ["policy.pth", "policy.optimizer.pth"])
 @pytest.mark.parametrize(
     "corrupt",
@@ -139,7 +132,7 @@ CORRUPT_IS_INDEX_ERROR = pytest.mark.xfail(
         lambda data: bytes(100),
         pytest.param(
             lambda data: b"\x80garbage" * 10,
-            marks=[CORRUPT_IS_INDEX_ERROR, pytest.mark.filterwarnings("ignore:Detected pickle protocol")],
+            marks=[pytest.mark.filterwarnings("ignore:Detected pickle protocol")],
         ),
     ],
     ids=["empty", "truncated", "text", "zeros", "pickle-like"],

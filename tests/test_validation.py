@@ -68,11 +68,6 @@ def test_check_number_accepts_finite_numbers_in_range_only(value, bounds, exclus
             check_number("rate", value, low, high, exclusive_minimum)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: check_number calls math.isfinite on the value, which raises OverflowError for a Python "
-    "int too large for a float instead of the ValueError",
-)
 def test_check_number_refuses_an_int_too_large_for_a_float():
     with pytest.raises(ValueError, match="gamma must be a finite number"):
         check_number("gamma", 10**400, 0.0, 1.0)
@@ -128,10 +123,10 @@ def test_a_schedule_is_checked_at_every_progress(bad):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"n_episodes": 0}, "n_episodes must be an integer >= 1"),
-        ({"n_episodes": -3}, "n_episodes must be an integer >= 1"),
-        ({"n_episodes": 2.5}, "n_episodes must be an integer >= 1"),
-        ({"n_episodes": True}, "n_episodes must be an integer >= 1"),
+        ({"n_episodes": 0}, r"n_episodes must be an integer in \[1, 1_000_000\]"),
+        ({"n_episodes": -3}, r"n_episodes must be an integer in \[1, 1_000_000\]"),
+        ({"n_episodes": 2.5}, r"n_episodes must be an integer in \[1, 1_000_000\]"),
+        ({"n_episodes": True}, r"n_episodes must be an integer in \[1, 1_000_000\]"),
         ({"gamma": -0.1}, r"gamma must be a finite number in \[0, 1\]"),
         ({"gamma": 1.01}, r"gamma must be a finite number in \[0, 1\]"),
         ({"gamma": math.nan}, r"gamma must be a finite number in \[0, 1\]"),
@@ -144,7 +139,7 @@ def test_a_schedule_is_checked_at_every_progress(bad):
         ({"vf_coef": -1.0}, "vf_coef must be a finite number >= 0"),
         ({"max_grad_norm": 0.0}, "max_grad_norm must be a finite number > 0"),
         ({"max_grad_norm": -1.0}, "max_grad_norm must be a finite number > 0"),
-        ({"torch_threads": 0}, "torch_threads must be an integer >= 1"),
+        ({"torch_threads": 0}, r"torch_threads must be an integer in \[1, 1_024\]"),
         # strings are not booleans: "False" would count as True
         ({"reward_to_go": "False"}, "reward_to_go must be True or False, got 'False'"),
         ({"normalize_returns": "True"}, "normalize_returns must be True or False"),
@@ -253,7 +248,7 @@ def saved_model(tmp_path_factory):
     ("kwargs", "message"),
     [
         ({"gamma": 5}, r"gamma must be a finite number in \[0, 1\], got 5"),
-        ({"n_episodes": 0}, "n_episodes must be an integer >= 1, got 0"),
+        ({"n_episodes": 0}, r"n_episodes must be an integer in \[1, 1_000_000\], got 0"),
         ({"reward_to_go": "no"}, "reward_to_go must be True or False"),
         ({"baseline": "median"}, "baseline must be one of"),
         ({"learning_rate": -1.0}, "learning_rate must be a finite number >= 0"),
