@@ -96,6 +96,8 @@ PEERS: dict[str, Callable[[int, SolveJudge, int], dict[str, Any]]] = {"pytorch_e
 
 def run_peer(name: str, seed: int, eval_freq: int, deterministic: bool, max_steps: int) -> dict[str, Any]:
     """One run of peer ``name`` judged by :class:`SolveJudge`: the same keys as ``time_to_solve.run``'s rows."""
+    if name not in PEERS:
+        raise ValueError(f"peer must be one of {', '.join(PEERS)}, got {name!r}")
     th.set_num_threads(TORCH_THREADS)
     judge = SolveJudge(eval_freq, max_steps, seed, deterministic)
     start = time.perf_counter()
