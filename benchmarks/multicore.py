@@ -250,13 +250,15 @@ def speedup(
         f"{table(header, rows)}"
     )
     if plot is not None:
-        plot_speedup(median, workers, step_ms, plot)
+        plot_speedup(median, workers, step_ms, float(np.median(capacity)), plot)
         text += f"\n\nFigure: {plot}"
     return text
 
 
-def plot_speedup(median: dict[tuple[str, int], float], workers: tuple[int, ...], step_ms: float, path: Path) -> None:
-    """Speed-up over the DummyVecEnv against the number of workers, with the ideal line."""
+def plot_speedup(
+    median: dict[tuple[str, int], float], workers: tuple[int, ...], step_ms: float, capacity: float, path: Path
+) -> None:
+    """Speed-up over the DummyVecEnv against the number of workers, with the ideal line and the machine's capacity."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(5, 3.5), layout="constrained")
@@ -267,6 +269,7 @@ def plot_speedup(median: dict[tuple[str, int], float], workers: tuple[int, ...],
     ):
         axes.plot(workers, [median[kind, n] / median["DummyVecEnv", n] for n in workers], "o-", label=label)
     axes.plot(workers, [min(n, cores()) for n in workers], "k--", label=f"ideal (min(workers, {cores()} cores))")
+    axes.axhline(capacity, color="grey", linestyle=":", label=f"what the machine gave ({capacity:.2f})")
     axes.axhline(1.0, color="grey", linewidth=0.8)
     axes.set(
         xscale="log",
@@ -276,6 +279,7 @@ def plot_speedup(median: dict[tuple[str, int], float], workers: tuple[int, ...],
         ylabel="used steps/s vs DummyVecEnv",
         title=f"REINFORCE, CartPole with {step_ms:.2f} ms of CPU per step",
     )
+    axes.minorticks_off()
     axes.legend(fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
