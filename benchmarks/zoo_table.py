@@ -8,6 +8,7 @@ markdown table: mean and standard deviation over seeds of the final evaluation r
 the tree game also of the exact expected return of the final (stochastic) policy.
 
     python -m benchmarks.zoo_table --envs PGToy-v0 CartPole-v1 --seeds 5 --jobs 2
+    python -m benchmarks.zoo_table --envs CartPole-v1 --algos reinforce --seeds 10 --first-seed 100 --budget-scale 2
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from benchmarks.common import parser, report, table
+from benchmarks.common import parser, positive_float, report, table
 from gym_pgtoy.cli import int_at_least
 from reinforce_sb3.zoo import HYPERPARAMS_FILE
 
@@ -69,18 +70,30 @@ def evaluate(algo: str, env_id: str, log_folder: str, seed: int, eval_episodes: 
 
 
 def zoo_table(
-    envs: list[str] | None, seeds: int, jobs: int, eval_episodes: int, algos: list[str], output: Path | None
+    envs: list[str] | None,
+    seeds: int,
+    jobs: int,
+    eval_episodes: int,
+    algos: list[str],
+    output: Path | None,
+    first_seed: int = 0,
+    budget_scale: float = 1.0,
 ) -> str:
-    """Train and evaluate every (env, algorithm, seed), ``jobs`` runs at a time; the table of their returns."""
+    """
+    Train and evaluate every (env, algorithm, seed), ``jobs`` runs at a time; the table of their returns.
+
+    :param seeds: how many seeds: ``first_seed .. first_seed + seeds - 1``
+    :param budget_scale: train for this multiple of the entry's ``n_timesteps`` (2: does the policy stay good?)
+    """
     hyperparams = yaml.safe_load(HYPERPARAMS_FILE.read_text())
     envs = envs or list(hyperparams)
     with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(jobs) as pool:
         runs = [
             pool.submit(train_and_evaluate, algo, env_id, budget, seed, eval_episodes, Path(folder))
             for env_id in envs
-            for budget in [int(float(hyperparams[env_id]["n_timesteps"]))]
+            for budget in [int(budget_scale * float(hyperparams[env_id]["n_timesteps"]))]
             for algo in algos
-            for seed in range(seeds)
+            for seed in range(first_seed, first_seed + seeds)
         ]
         results = [run.result() for run in runs]
     if output:
@@ -98,7 +111,7 @@ def zoo_table(
                 cell += f" (exact {exacts.mean():.3f} ± {exacts.std():.3f})"
             cells.append(cell)
         budget = next(r["budget"] for r in results if r["env"] == env_id)
-        rows.append([env_id, f"{budget:,}", str(seeds), *cells])
+        rows.append([env_id, f"{budget:,}", f"{first_seed}-{first_seed + seeds - 1}", *cells])
     return table(["task", "budget", "seeds", *algos], rows)
 
 
@@ -106,7 +119,11 @@ def main(argv: list[str] | None = None) -> None:
     """Print the machine and the table (or, with the hidden ``--evaluate``, one run's evaluation as JSON)."""
     cli = parser(__doc__)
     cli.add_argument("--envs", nargs="+", default=None, help="env ids (default: every entry of reinforce.yml)")
-    cli.add_argument("--seeds", type=int_at_least(1), default=5, help="seeds 0 .. N-1 for every (env, algorithm)")
+    cli.add_argument("--seeds", type=int_at_least(1), default=5, help="N seeds for every (env, algorithm)")
+    cli.add_argument("--first-seed", type=int_at_least(0), default=0, help="the seeds are FIRST .. FIRST + N - 1")
+    cli.add_argument(
+        "--budget-scale", type=positive_float, default=1.0, help="train for this multiple of the entry's n_timesteps"
+    )
     cli.add_argument("--jobs", type=int_at_least(1), default=2, help="runs at a time")
     cli.add_argument("--eval-episodes", type=int_at_least(1), default=20)
     cli.add_argument("--algos", nargs="+", default=["reinforce", "a2c"])
@@ -117,7 +134,8 @@ def main(argv: list[str] | None = None) -> None:
         algo, env_id, log_folder, seed, episodes = args.evaluate
         evaluate(algo, env_id, log_folder, int(seed), int(episodes))
         return
-    report({"zoo": lambda: zoo_table(args.envs, args.seeds, args.jobs, args.eval_episodes, args.algos, args.output)})
+    options = (args.eval_episodes, args.algos, args.output, args.first_seed, args.budget_scale)
+    report({"zoo": lambda: zoo_table(args.envs, args.seeds, args.jobs, *options)})
 
 
 if __name__ == "__main__":

@@ -45,7 +45,14 @@ def worker(url, seed, folder):
         "--no-optim-plots", "-f", "logs", "--verbose", "0",
     ]  # fmt: skip
     log = (folder / "output.txt").open("w")
-    return subprocess.Popen(command, cwd=folder, stdout=log, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        command, cwd=folder, stdout=log, stderr=subprocess.STDOUT, text=True, preexec_fn=default_interrupt
+    )
+
+
+def default_interrupt():
+    """Ctrl-C (SIGINT) as a terminal sends it, even where the tests run as a background job (which ignores it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def trials_until(url, condition, deadline, processes):

@@ -37,6 +37,7 @@ def test_robust_score_is_the_mean_minus_one_standard_error():
         ({"heartbeat_interval": 1.5}, "--heartbeat-interval must be an integer >= 0"),
         ({"trial_retries": True}, "--trial-retries must be an integer >= 0"),
         ({"score": "best"}, "--score must be one of final, curve, got 'best'"),
+        ({"stochastic_eval": 1}, "--stochastic-eval must be True or False, got 1"),
     ],
 )
 def test_bad_tuning_options(options, message):
@@ -46,8 +47,8 @@ def test_bad_tuning_options(options, message):
 
 def test_tuning_options_are_taken_out_of_the_zoo_arguments():
     argv = ["--algo", "reinforce", "-n", "300", "--n-seeds", "2", "--eval-freq", "-1", "--score=curve", "-optimize"]
-    options, rest = split_tuning_options(argv)
-    assert options == TuningOptions(n_seeds=2, score="curve") and options.seeds == [0, 1]
+    options, rest = split_tuning_options([*argv, "--stochastic-eval"])
+    assert options == TuningOptions(n_seeds=2, score="curve", stochastic_eval=True) and options.seeds == [0, 1]
     assert rest == ["--algo", "reinforce", "-n", "300", "--eval-freq", "-1", "-optimize"]
     assert TuningOptions(n_seeds=3, first_seed=10).seeds == [10, 11, 12]
     with pytest.raises(ValueError, match="--n-seeds, --first-seed only apply to hyperparameter studies: add -optimize"):
@@ -133,7 +134,7 @@ def test_the_curve_score_averages_a_seeds_evaluations(tmp_path, monkeypatch):
 def test_a_worker_with_other_seeds_cannot_join_a_study(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     optimize(tmp_path, "--n-trials", "1", "--n-seeds", "1")
-    with pytest.raises(ValueError, match="give every worker the same --n-seeds, --first-seed and --score"):
+    with pytest.raises(ValueError, match="give every worker the same --n-seeds, --first-seed, --score and --stoch"):
         optimize(tmp_path, "--n-trials", "1", "--n-seeds", "2", seed=2)
 
 

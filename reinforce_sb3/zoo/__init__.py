@@ -17,8 +17,8 @@ ids to hyperparameters.
 worker processes on many machines through a database (:mod:`reinforce_sb3.zoo.tuning`). The
 options that :func:`run` takes out of the command line before the zoo's parser sees it:
 ``--n-seeds`` (training seeds per trial, default 3), ``--first-seed`` (the first of them, default
-0), ``--score`` (``final`` or ``curve``), ``--heartbeat-interval`` (seconds, default 60; 0: none)
-and ``--trial-retries`` (default 1).
+0), ``--score`` (``final`` or ``curve``), ``--stochastic-eval``, ``--heartbeat-interval``
+(seconds, default 60; 0: none) and ``--trial-retries`` (default 1).
 For the train script, :func:`run` puts :class:`~reinforce_sb3.zoo.tuning.MultiSeedExperimentManager`
 in the place of the zoo's ``rl_zoo3.exp_manager.ExperimentManager`` for the duration of the run:
 the zoo's script constructs that class by name and has no other hook. Without ``-optimize`` the
@@ -203,6 +203,10 @@ def tuning_parser(prog: str | None = None) -> argparse.ArgumentParser:
     group.add_argument(
         "--score", choices=["final", "curve"], default=None, help="a seed's score: its final policy's evaluation "
         "(final, the default) or the mean of its n-evaluations evaluations (curve: rewards learning fast)",
+    )  # fmt: skip
+    group.add_argument(
+        "--stochastic-eval", action="store_const", const=True, default=None,
+        help="evaluate with sampled actions, as the policy acts (the zoo: the most likely actions)",
     )  # fmt: skip
     return parser
 

@@ -77,6 +77,8 @@ class TuningOptions:
     :param trial_retries: how many times the parameters of a trial whose worker died are queued again
     :param score: a seed's score: "final", the evaluation of its final policy, or "curve", the mean of its
         ``n_evaluations`` evaluations (the area under its learning curve, which rewards learning fast and staying good)
+    :param stochastic_eval: evaluate episodes with sampled actions, as the policy acts (the zoo plays the most
+        likely actions, except on Atari and MiniGrid); the tree game's exact return is always the stochastic policy's
     """
 
     n_seeds: int = 3
@@ -84,8 +86,11 @@ class TuningOptions:
     heartbeat_interval: int = 60
     trial_retries: int = 1
     score: str = "final"
+    stochastic_eval: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.stochastic_eval, bool):
+            raise ValueError(f"--stochastic-eval must be True or False, got {self.stochastic_eval!r}")
         if self.score not in SCORES:
             raise ValueError(f"--score must be one of {', '.join(SCORES)}, got {self.score!r}")
         for name, low in (("n_seeds", 1), ("first_seed", 0), ("heartbeat_interval", 0), ("trial_retries", 0)):
@@ -208,7 +213,11 @@ class MultiSeedExperimentManager(ExperimentManager):
 
     def _check_study(self, study: optuna.Study) -> None:
         """Record the training seeds and the score in the study, or refuse to join a study that used others."""
-        mine = {"trial_seeds": self.tuning.seeds, "score": self.tuning.score}
+        mine = {
+            "trial_seeds": self.tuning.seeds,
+            "score": self.tuning.score,
+            "stochastic_eval": self.tuning.stochastic_eval,
+        }
         recorded = {key: study.user_attrs[key] for key in mine if key in study.user_attrs}
         if not recorded:
             for key, value in mine.items():
@@ -217,7 +226,7 @@ class MultiSeedExperimentManager(ExperimentManager):
         elif recorded != mine:
             raise ValueError(
                 f"study {study.study_name!r} was run with {recorded}, this worker would use {mine}: "
-                "give every worker the same --n-seeds, --first-seed and --score"
+                "give every worker the same --n-seeds, --first-seed, --score and --stochastic-eval"
             )
 
     def objective(self, trial: optuna.Trial) -> float:
@@ -297,7 +306,10 @@ class MultiSeedExperimentManager(ExperimentManager):
                 assert eval_env is not None
                 sync_envs_normalization(model.get_env(), eval_env)  # type: ignore[arg-type]  # both are VecEnvs
                 returns, _ = evaluate_policy(
-                    model, eval_env, n_eval_episodes=self.n_eval_episodes, deterministic=self.deterministic_eval
+                    model,
+                    eval_env,
+                    n_eval_episodes=self.n_eval_episodes,
+                    deterministic=self.deterministic_eval and not self.tuning.stochastic_eval,
                 )
                 return float(np.mean(returns))
 
