@@ -12,6 +12,8 @@ says otherwise:
   episodes grow, each line in a fresh process;
 - ``vector`` (:mod:`benchmarks.vector_env`): env steps/s of the tree game's native vector env
   at 1 to 4,096 envs beside Gymnasium's SyncVectorEnv;
+- ``threads`` (:mod:`benchmarks.threads`): learn() steps/s with the threads a user gets without
+  asking, beside one thread set by hand and torch's default, alone and two trainings side by side;
 - ``gpu`` (:mod:`benchmarks.gpu`): with CUDA, learn() steps/s on the GPU and the host-to-device
   copies per update and per step; without CUDA it says so;
 - ``solve`` (:mod:`benchmarks.time_to_solve`): steps and seconds to solve CartPole-v1, 5 seeds,
@@ -29,12 +31,13 @@ from benchmarks import time_to_solve
 from benchmarks.common import parser, report
 from benchmarks.gpu import gpu
 from benchmarks.scale import scale
+from benchmarks.threads import threads
 from benchmarks.throughput import REPEATS, STEPS, throughput
 from benchmarks.vector_env import vector_env
 from benchmarks.waste import waste
 from gym_pgtoy.cli import int_at_least
 
-SECTIONS = ("throughput", "waste", "scale", "vector", "gpu", "solve")
+SECTIONS = ("throughput", "waste", "scale", "vector", "threads", "gpu", "solve")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         "waste": waste,
         "scale": scale,
         "vector": vector_env,
+        "threads": lambda: threads(args.steps, args.repeats),
         "gpu": lambda: gpu(args.steps),
         "solve": lambda: time_to_solve.solve(list(time_to_solve.ALGOS), list(range(5))),
     }

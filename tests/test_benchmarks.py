@@ -8,7 +8,7 @@ import math
 import pytest
 import torch as th
 
-from benchmarks import gpu, performance, scale, throughput, time_to_solve, vector_env, waste
+from benchmarks import gpu, performance, scale, threads, throughput, time_to_solve, vector_env, waste
 
 
 def rows(markdown: str) -> list[list[str]]:
@@ -68,6 +68,19 @@ def test_vector_env_section(capsys):
     assert len(table) == 10
     assert {row[2] for row in table} == {"1", "64", "1024", "4096"}
     assert all(number(row[3]) > 0 for row in table)
+
+
+def test_threads_section_compares_each_setting_with_one_thread(capsys):
+    table = rows(printed(threads.main, ["--steps", "600", "--repeats", "1"], capsys))
+    assert [(row[0], row[1]) for row in table] == [
+        (layout, setting) for layout in ("alone", "two side by side") for setting in threads.SETTINGS
+    ]
+    for row in table:
+        assert number(row[3]) > 0
+        # the defaults and the hand-set thread run one torch thread in learn(); torch's default runs its own count
+        assert (row[2] == "1") == (row[1] != "torch's default") or th.get_num_threads() == 1
+        if row[1] == "torch.set_num_threads(1)":
+            assert row[5] == "1.00"
 
 
 @pytest.mark.skipif(th.cuda.is_available(), reason="checks the message of a machine without CUDA")
