@@ -6,7 +6,7 @@ exactly as REINFORCE's training does (:func:`reinforce_sb3.estimator.reinforce_l
 batches, and compares them with the truth: the cosine similarity and relative error of the
 average estimate (its bias, up to sampling noise, whose share the noise floor gives), and the
 per-parameter variance of a single batch's estimate. :data:`ESTIMATORS` lists the variants people ask
-about, the baselines among them: the batch mean (biased by ``1 - 1/N``), leave-one-out and a learned
+about, the baselines among them: the batch mean (scaled down by about ``1 - 1/N``), leave-one-out and a learned
 value network (fitted on episodes of its own, :func:`~reinforce_sb3.analysis.sampling.fit_value_baseline`).
 Both game variants work: ``continuous=True`` (Gaussian policies, their log-std included).
 

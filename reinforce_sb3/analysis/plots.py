@@ -137,13 +137,15 @@ def baseline_checks(
     device: str = "cpu",
 ) -> dict[str, list[GradientCheck]]:
     """Every baseline on the discrete and on the continuous variant of ``env``, each with a fresh REINFORCE
-    policy (seed ``seed``, PyTorch's default initialisation): ``{"discrete": checks, "continuous": checks}``."""
+    policy (seed ``seed``, one hidden layer of 16 units, PyTorch's default initialisation) beside the exact
+    gradient: ``{"discrete": checks, "continuous": checks}``."""
     from reinforce_sb3 import REINFORCE
     from reinforce_sb3.analysis.diagnostics import compare_estimators
 
     checks = {}
     for variant, game in (("discrete", gym.make(env)), ("continuous", gym.make(env, continuous=True))):
-        model = REINFORCE("MlpPolicy", game, seed=seed, device=device, policy_kwargs={"ortho_init": False})
+        policy_kwargs = {"net_arch": [16], "ortho_init": False}
+        model = REINFORCE("MlpPolicy", game, seed=seed, device=device, policy_kwargs=policy_kwargs)
         checks[variant] = compare_estimators(model, game, n_episodes, n_batches, estimators, seed=seed)
     return checks
 
@@ -181,16 +183,19 @@ def plot_baselines(
     n_episodes, n_batches = variants[0][0].n_episodes, len(variants[0][0].estimates)
     axes[0].axhline(1.0, color="k", lw=0.8)
     axes[0].axhline(1 - 1 / n_episodes, color="tab:red", ls=":", lw=1, label=f"1 - 1/N = {1 - 1 / n_episodes:g}")
+    axes[0].set_ylim(0.0, 1.25)
     labels = (
         ("scale |average| / |exact|", "linear"),
-        ("relative error of the average", "log"),
-        ("noise of one batch (variance / |average|^2)", "log"),
+        ("relative error of the average (log scale)", "log"),
+        ("noise of one batch (variance / |average|^2)", "linear"),
     )
     for ax, (label, yscale) in zip(axes, labels, strict=True):
         ax.set_xticks(x, names, rotation=35, ha="right", fontsize=8)
         ax.set_yscale(yscale)
         ax.set_title(label, fontsize=10)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper center", ncol=3)
+    axes[1].set_ylim(top=5 * max(c.relative_error for v in variants for c in v))  # room for the legend
+    axes[2].set_ylim(0.0, 1.2 * max(c.relative_variance for v in variants for c in v))
     figure.suptitle(title or f"Baselines against the exact gradient: {n_batches} batches of N = {n_episodes} episodes")
     figure.tight_layout()
     return figures.save(figure, path)
