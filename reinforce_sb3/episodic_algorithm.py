@@ -37,7 +37,7 @@ from reinforce_sb3.validation import CheckedSchedule
 
 
 @contextlib.contextmanager
-def _torch_threads(n_threads: int | None) -> Iterator[None]:
+def torch_thread_count(n_threads: int | None) -> Iterator[None]:
     """Run the block with ``n_threads`` torch intra-op threads (None: as set), then restore torch's setting."""
     if n_threads is None:
         yield
@@ -169,7 +169,7 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
         :param progress_bar: Display a progress bar using tqdm and rich.
         :return: the trained model
         """
-        with _torch_threads(self.torch_threads if self.device.type == "cpu" else None):
+        with torch_thread_count(self.torch_threads if self.device.type == "cpu" else None):
             return self._learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
 
     def _learn(

@@ -14,9 +14,8 @@ them, and a learned value baseline fitted on episodes of its own.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -35,18 +34,6 @@ Episode = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 MAX_SAMPLED_STEPS = 500_000
 """The most environment steps one call of :func:`sample_episodes` may take (the episodes are kept in memory)."""
-
-
-@contextlib.contextmanager
-def torch_threads(n_threads: int) -> Iterator[None]:
-    """Run the block with ``n_threads`` torch threads, then restore torch's setting. The diagnostics' tensors
-    are tiny: on one thread they run 20 times faster than on torch's default of one per core on a busy machine."""
-    previous = th.get_num_threads()
-    th.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        th.set_num_threads(previous)
 
 
 def sample_episodes(policy: BasePolicy, env: str | gym.Env, n_episodes: int, seed: int = 0) -> list[Episode]:
