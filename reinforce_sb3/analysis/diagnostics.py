@@ -55,6 +55,7 @@ from reinforce_sb3.analysis.learning import format_learning_table, learning_spee
 from reinforce_sb3.analysis.learning import learning_curves as learning_curves
 from reinforce_sb3.analysis.sampling import MAX_SAMPLED_STEPS as MAX_SAMPLED_STEPS
 from reinforce_sb3.analysis.sampling import Episode, episode_batch, fit_value_baseline, sample_episodes
+from reinforce_sb3.episodic_algorithm import torch_thread_count
 from reinforce_sb3.estimator import reinforce_loss
 
 PROG = "python -m reinforce_sb3.analysis.diagnostics"
