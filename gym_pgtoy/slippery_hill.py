@@ -21,9 +21,6 @@ State = tuple[int, int]
 Transition = tuple[float, State, float, bool]
 """``(prob, next_state, reward, terminated)``: one entry of ``P[state][action]``."""
 
-CELL_PIXELS = 32
-IMAGE_HEIGHT = 64
-
 MAX_HILL_LENGTH = 10_000
 """The longest hill: the table ``P`` has ``4 (H + 3)`` entries, built in about 0.3 s at this length."""
 
@@ -34,6 +31,100 @@ MAX_EPISODE_STEPS = 100_000
 def direction(action: np.ndarray) -> int:
     """The move of a continuous action: ``LEFT`` below 0, ``RIGHT`` at 0 or above (clipping keeps the sign)."""
     return LEFT if action[0] < 0.0 else RIGHT
+
+
+CELL_PIXELS = 32
+"""The width of a cell in an ``"rgb_array"`` frame at scale 1: the frame is drawn in units of this cell."""
+
+IMAGE_HEIGHT = 64
+"""The height of an ``"rgb_array"`` frame at scale 1."""
+
+MIN_FRAME_WIDTH = 480
+"""Short hills are drawn at the smallest whole scale that makes a frame at least this wide (:func:`frame_shape`)."""
+
+# the colours of an "rgb_array" frame
+SKY_TOP = np.array([150, 200, 245], dtype=np.float64)
+SKY_BOTTOM = np.array([225, 240, 252], dtype=np.float64)
+EARTH = (130, 90, 50)
+EARTH_EDGE = (110, 75, 40)
+GRASS = (60, 160, 60)
+LAVA = (230, 80, 20)
+FLAME = (255, 190, 40)
+DIAMOND = (40, 220, 240)
+DIAMOND_SHINE = (180, 248, 255)
+POLE = (70, 70, 70)
+PENNANT = (220, 30, 30)
+ROBOT = (40, 60, 160)
+ROBOT_HEAD = (80, 110, 205)
+WHEEL = (35, 35, 35)
+EYE = (255, 255, 255)
+PUPIL = (20, 20, 20)
+ANTENNA_TIP = (230, 40, 40)
+ARROW = (255, 215, 0)
+ARROW_OUTLINE = (20, 20, 20)
+
+# heights in drawing units (0 at the top of the frame, IMAGE_HEIGHT at the bottom)
+_HILLTOP_SURFACE = 34.0
+_HILL_DROP = 16.0  # from the hilltop down to the foot of the hillside
+_PIT_SURFACE = 54.0
+
+
+def frame_scale(hill_length: int) -> int:
+    """Pixels per drawing unit of an ``"rgb_array"`` frame: the smallest whole number that makes the frame at least
+    ``MIN_FRAME_WIDTH`` pixels wide (4 for PGToy-v0, 3 for SlipperyHill-v0, 1 from a hill of 12 cells on)."""
+    return max(1, math.ceil(MIN_FRAME_WIDTH / (CELL_PIXELS * (hill_length + 3))))
+
+
+def frame_shape(hill_length: int) -> tuple[int, int, int]:
+    """The shape ``(height, width, 3)`` of an ``"rgb_array"`` frame of a hill of ``hill_length`` cells:
+    ``s (64, 32 (H + 3), 3)`` with ``s = frame_scale(H)`` (PGToy-v0: 256 x 512 pixels, SlipperyHill-v0: 192 x 576)."""
+    scale = frame_scale(hill_length)
+    return (IMAGE_HEIGHT * scale, CELL_PIXELS * (hill_length + 3) * scale, 3)
+
+
+def _ellipse(x: np.ndarray, y: np.ndarray, cx: float, cy: float, rx: float, ry: float, power: int = 2) -> np.ndarray:
+    """The pixels inside an ellipse (``power=2``) or a rounded rectangle (``power=4``) centred on ``(cx, cy)``."""
+    inside: np.ndarray = np.abs((x - cx) / rx) ** power + np.abs((y - cy) / ry) ** power <= 1.0
+    return inside
+
+
+def _draw_diamond(tile: np.ndarray, x: np.ndarray, y: np.ndarray, cx: float, cy: float, rx: float, ry: float) -> None:
+    """A cut diamond centred on ``(cx, cy)``, its upper facet lit."""
+    gem = np.abs(x - cx) / rx + np.abs(y - cy) / ry <= 1.0
+    tile[gem] = DIAMOND
+    tile[gem & (y < cy - ry / 3) & (x < cx)] = DIAMOND_SHINE
+
+
+def _arrow(x: np.ndarray, y: np.ndarray, cx: float, cy: float, sign: int, grow: float = 0.0) -> np.ndarray:
+    """An arrow 14 units long centred on ``(cx, cy)``, pointing right (``sign=1``) or left (``-1``); ``grow``
+    widens it on every side (for its outline)."""
+    along = sign * (x - cx)  # distance along the arrow, from its middle towards its tip
+    shaft = (along >= -7.0 - grow) & (along <= 1.0) & (np.abs(y - cy) <= 1.2 + grow)
+    head = (along >= 0.0 - grow) & (np.abs(y - cy) <= (7.0 + 1.6 * grow - along) * 0.55)
+    return shaft | head
+
+
+def _draw_robot(
+    tile: np.ndarray, x: np.ndarray, y: np.ndarray, cx: float, ground: float, carrying: bool, action: int | None
+) -> None:
+    """The robot standing on ``ground`` at ``cx``: wheels, body (with the diamond once picked up), head with eyes
+    looking the way of the last action, antenna, and above it an arrow pointing that way."""
+    for wheel_x in (cx - 4.0, cx + 4.0):
+        tile[_ellipse(x, y, wheel_x, ground - 2.0, 2.0, 2.0)] = WHEEL
+    tile[_ellipse(x, y, cx, ground - 7.5, 6.5, 4.5, power=4)] = ROBOT
+    if carrying:
+        _draw_diamond(tile, x, y, cx, ground - 7.5, 2.5, 3.0)
+    tile[(np.abs(x - cx) <= 0.4) & (y >= ground - 21.0) & (y < ground - 17.0)] = ROBOT
+    tile[_ellipse(x, y, cx, ground - 21.0, 1.0, 1.0)] = ANTENNA_TIP
+    tile[_ellipse(x, y, cx, ground - 14.8, 5.0, 3.3, power=4)] = ROBOT_HEAD
+    look = 0.0 if action is None else (-0.6 if action == LEFT else 0.6)
+    for eye_x in (cx - 2.1, cx + 2.1):
+        tile[_ellipse(x, y, eye_x, ground - 14.8, 1.3, 1.3)] = EYE
+        tile[_ellipse(x, y, eye_x + look, ground - 14.8, 0.65, 0.65)] = PUPIL
+    if action is not None:
+        sign = -1 if action == LEFT else 1
+        tile[_arrow(x, y, cx, ground - 27.5, sign, grow=0.8)] = ARROW_OUTLINE
+        tile[_arrow(x, y, cx, ground - 27.5, sign)] = ARROW
 
 
 class SlipperyHillEnv(Env[np.ndarray, np.int64 | np.ndarray]):
@@ -128,7 +219,7 @@ class SlipperyHillEnv(Env[np.ndarray, np.int64 | np.ndarray]):
     (see Action Space); the game, its table `P` and its exact analysis are unchanged.
 
     `hill_length=3`: the number H of hillside cells between the pit and the hilltop, an integer
-    in [1, 10_000] (`MAX_HILL_LENGTH`). An `"rgb_array"` frame is `32 (H + 3)` pixels wide.
+    in [1, 10_000] (`MAX_HILL_LENGTH`).
 
     `slip_prob=0.1`: the probability p in [0, 1] that a step up the hillside slips one
     cell down instead. Stepping right from the hilltop never slips.
@@ -136,7 +227,10 @@ class SlipperyHillEnv(Env[np.ndarray, np.int64 | np.ndarray]):
     `diamond_reward=3.0`, `flag_reward=10.0`, `pit_reward=-10.0`: the rewards described
     above; any finite numbers.
 
-    `render_mode=None`: `"ansi"` (a text picture) or `"rgb_array"` (a small image).
+    `render_mode=None`: `"ansi"` (a text picture) or `"rgb_array"` (an image: the hill, the robot and an arrow
+    above it pointing the way of its last move, so a recorded video shows every move and every slip). A frame is
+    `frame_shape(H)`: 512 x 256 pixels for `PGToy-v0`, 576 x 192 for `SlipperyHill-v0`, at least 480 wide for any
+    hill. Videos play 2 frames, so 2 moves, per second (`metadata["render_fps"]`).
 
     `max_episode_steps` (an argument of `gym.make`, not of the class): the `TimeLimit`. Any
     integer >= 1 works for the env itself; the exact analysis (`gym_pgtoy.exact`, whose horizon it
@@ -146,7 +240,7 @@ class SlipperyHillEnv(Env[np.ndarray, np.int64 | np.ndarray]):
     - v0: Initial version release; `continuous=True` added later without changing the default game
     """
 
-    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 2}  # one move every half second
 
     def __init__(
         self,
@@ -273,7 +367,7 @@ class SlipperyHillEnv(Env[np.ndarray, np.int64 | np.ndarray]):
 
     def _render_text(self) -> str:
         """Three lines: the robot above its cell, the ground, and the cell names."""
-        cell, diamond = self.s  # type: ignore[misc]
+        cell, diamond = self.s  # type: ignore[misc]  # render() checked that reset() set the state
         ground = {self.pit: "~~~", self.hilltop: "[^]", self.flag: "|>"}
         marks, tiles = [], []
         for c in range(self.flag + 1):
@@ -286,39 +380,55 @@ class SlipperyHillEnv(Env[np.ndarray, np.int64 | np.ndarray]):
         caption = f"(cell {cell}, diamond {diamond}), last action: {action}"
         return f"{' '.join(marks).rstrip()}\n{' '.join(tiles).rstrip()}\n{caption}\n"
 
-    def _ground_top(self, cell: int) -> int:
-        """The image row of the ground's surface in ``cell``: the pit is lowest, the hill rises to the hilltop."""
+    def _ground_top(self, cell: int) -> float:
+        """The height of the ground's surface in ``cell``, in drawing units from the top: the pit lowest, the
+        hillside rising cell by cell to the hilltop, the flag level with it."""
         if cell == self.pit:
-            return IMAGE_HEIGHT - 8
+            return _PIT_SURFACE
         rise = min(cell, self.hilltop) / self.hilltop
-        return int(IMAGE_HEIGHT - 16 - rise * (IMAGE_HEIGHT - 40))
+        return _HILLTOP_SURFACE + (1.0 - rise) * _HILL_DROP
 
     def _render_rgb(self) -> np.ndarray:
-        """A small picture drawn with numpy: sky, ground, fire pit, diamond, flag and robot."""
-        cell, diamond = self.s  # type: ignore[misc]
-        image = np.empty((IMAGE_HEIGHT, CELL_PIXELS * (self.flag + 1), 3), dtype=np.uint8)
-        image[:] = (205, 230, 250)
+        """The frame, drawn with numpy: sky, terraced hillside, fire pit, diamond, flag, the robot, and an arrow
+        above the robot pointing the way of the last action (none after a reset).
+
+        Everything is drawn in units of a cell 32 wide and 64 high, at ``frame_scale(hill_length)`` pixels per
+        unit, so every frame is at least ``MIN_FRAME_WIDTH`` pixels wide and shapes stay sharp at any scale.
+        """
+        cell, diamond = self.s  # type: ignore[misc]  # render() checked that reset() set the state
+        scale = frame_scale(self.hill_length)
+        height, width, _ = frame_shape(self.hill_length)
+        image = np.empty((height, width, 3), dtype=np.uint8)
+        rows = (np.arange(height) + 0.5) / height
+        image[:] = np.rint(SKY_TOP + rows[:, None] * (SKY_BOTTOM - SKY_TOP)).astype(np.uint8)[:, None, :]
+        # the unit coordinates of every pixel of one cell's tile, shared by the tiles that draw shapes
+        y, x = (np.mgrid[0:height, 0 : CELL_PIXELS * scale] + 0.5) / scale
+        tile_width = CELL_PIXELS * scale
         for c in range(self.flag + 1):
-            x0, top = c * CELL_PIXELS, self._ground_top(c)
-            tile = image[:, x0 : x0 + CELL_PIXELS]
+            tile = image[:, c * tile_width : (c + 1) * tile_width]
+            top = self._ground_top(c)
+            surface = round(top * scale)
             if c == self.pit:
-                tile[top:] = (230, 80, 20)
-                tile[top : top + 3] = (255, 200, 40)
-            else:
-                tile[top:] = (130, 90, 50)
-                tile[top : top + 3] = (60, 160, 60)
+                tile[surface:] = LAVA
+                if c == cell:  # the robot sinks into the fire
+                    _draw_robot(tile, x, y, CELL_PIXELS / 2, top + 6.0, diamond == 0, self.lastaction)
+                    tile[round((top + 1.5) * scale) :] = LAVA
+                flames = (y < top + 1.5) & (y > top - 5.0 * np.abs(np.sin(np.pi * x / 8.0)) ** 2)
+                tile[flames] = FLAME
+                continue
+            tile[surface:] = EARTH
+            tile[surface : surface + round(3 * scale)] = GRASS
+            tile[surface:, :scale] = EARTH_EDGE  # a seam between cells, so they can be counted
+            robot_x = CELL_PIXELS / 2
             if c == 1 and diamond:
-                for dy in range(6):
-                    tile[top - 12 + dy, 16 - dy : 16 + dy + 1] = (40, 220, 240)
-                    tile[top - 1 - dy, 16 - dy : 16 + dy + 1] = (40, 220, 240)
+                _draw_diamond(tile, x, y, CELL_PIXELS / 2, top - 6.5, 5.0, 6.0)
             if c == self.flag:
-                tile[top - 22 : top, 8:10] = (60, 60, 60)
-                for dy in range(8):
-                    tile[top - 22 + dy, 10 : 10 + 12 - abs(4 - dy) * 3] = (220, 30, 30)
+                tile[(x >= 23.0) & (x < 24.5) & (y >= top - 26.0) & (y < top)] = POLE
+                pennant = (x >= 24.5) & (np.abs(y - (top - 22.0)) <= 4.0 * (31.0 - x) / 6.5)
+                tile[pennant] = PENNANT
+                robot_x = 11.0
             if c == cell:
-                tile[top - 14 : top - 2, 10:22] = (40, 60, 160)
-                tile[top - 11 : top - 8, 13:15] = (255, 255, 255)
-                tile[top - 11 : top - 8, 17:19] = (255, 255, 255)
+                _draw_robot(tile, x, y, robot_x, top, diamond == 0, self.lastaction)
         return image
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,7 @@ from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from gym_pgtoy.slippery_hill import CELL_PIXELS, IMAGE_HEIGHT, LEFT, MAX_EPISODE_STEPS, RIGHT, SlipperyHillEnv
+from gym_pgtoy.slippery_hill import LEFT, MAX_EPISODE_STEPS, RIGHT, SlipperyHillEnv, frame_shape
 from gym_pgtoy.validation import check_integer
 
 MAX_NUM_ENVS = 1_000_000
@@ -82,7 +83,8 @@ class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
 
     `num_envs=1`: the number of copies, an integer in [1, 1_000_000] (`MAX_NUM_ENVS`). With a
     `render_mode`, the frames of all copies together must fit in 1 GiB (`MAX_RENDER_BYTES`): an
-    `"rgb_array"` frame takes `64 x 32 (H + 3) x 3` bytes, an `"ansi"` one about `12 (H + 3)`.
+    `"rgb_array"` frame takes `64 x 32 (H + 3) x 3` bytes from a hill of 12 cells on (shorter hills are drawn
+    larger, see `gym_pgtoy.slippery_hill.frame_shape`), an `"ansi"` one about `12 (H + 3)`.
 
     `max_episode_steps=None`: the time limit of each copy, an integer in [1, 100_000]
     (`MAX_EPISODE_STEPS`), or `None` for none.
@@ -97,7 +99,7 @@ class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
 
     metadata = {
         "render_modes": ["ansi", "rgb_array"],
-        "render_fps": 4,
+        "render_fps": SlipperyHillEnv.metadata["render_fps"],
         "autoreset_mode": AutoresetMode.NEXT_STEP,
     }
 
@@ -152,11 +154,10 @@ class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self._last_actions = np.full(self.num_envs, -1, dtype=np.int64)  # for render(); -1: none yet
 
     def _frame_bytes(self) -> int:
-        """About the size of one copy's frame: an image of ``64 x 32 (H + 3)`` pixels, or 3 lines of text."""
-        cells = self.game.flag + 1
+        """About the size of one copy's frame: an image of ``frame_shape(H)``, or 3 lines of text."""
         if self.game.render_mode == "rgb_array":
-            return IMAGE_HEIGHT * CELL_PIXELS * cells * 3
-        return 12 * cells + 64
+            return math.prod(frame_shape(self.game.hill_length))
+        return 12 * (self.game.flag + 1) + 64
 
     def _build_tables(self) -> None:
         """Flatten ``game.P`` into arrays with one row per ``(state, action)``, plus a last row for a reset.

@@ -13,7 +13,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import gym_pgtoy
-from gym_pgtoy import LEFT, RIGHT, SlipperyHillEnv
+from gym_pgtoy import LEFT, RIGHT, SlipperyHillEnv, slippery_hill
 from gym_pgtoy.slippery_hill import MAX_EPISODE_STEPS, MAX_HILL_LENGTH
 
 gym.register_envs(gym_pgtoy)
@@ -258,25 +258,81 @@ def test_render_ansi():
     assert "last action: Left" in after
 
 
+def colour_mask(image, colour):
+    return np.all(image == colour, axis=-1)
+
+
+def robot_cell(image, cells):
+    """The cell under the middle of the robot's blue body."""
+    columns = np.nonzero(colour_mask(image, slippery_hill.ROBOT).any(axis=0))[0]
+    return int(columns.mean() // (image.shape[1] // cells))
+
+
+def arrow_direction(image):
+    """None without an arrow; else LEFT or RIGHT, the side of its head (the arrow's tallest column)."""
+    mask = colour_mask(image, slippery_hill.ARROW)
+    if not mask.any():
+        return None
+    heights = mask.sum(axis=0)
+    columns = np.nonzero(heights)[0]
+    return LEFT if np.argmax(heights) < columns.mean() else RIGHT
+
+
 def test_render_rgb_array():
     env = gym.make("SlipperyHill-v0", render_mode="rgb_array")
     env.reset(seed=0)
     first = env.render()
-    assert first.shape == (64, 32 * 6, 3) and first.dtype == np.uint8
+    assert first.dtype == np.uint8 and first.ndim == 3 and first.shape[2] == 3
+    assert first.shape[1] >= 480 and first.shape[1] % 6 == 0  # legible in a video; six cells of equal width
     assert env.render() is not first  # a fresh image every call
+    cell_width = first.shape[1] // 6
 
-    def diamond_pixels(image):
-        return int(np.all(image == (40, 220, 240), axis=-1).sum())
+    def diamond_on_the_hillside(image):
+        return int(colour_mask(image[:, cell_width : 2 * cell_width], slippery_hill.DIAMOND).sum())
 
-    def robot_column(image):
-        cols = np.nonzero(np.all(image == (40, 60, 160), axis=-1).any(axis=0))[0]
-        return int(cols.mean()) // 32
-
-    assert diamond_pixels(first) > 0 and robot_column(first) == 4
+    assert diamond_on_the_hillside(first) > 0 and robot_cell(first, 6) == 4 and arrow_direction(first) is None
+    frames = []
     for _ in range(3):
         env.step(LEFT)
-    last = env.render()
-    assert diamond_pixels(last) == 0 and robot_column(last) == 1
+        frames.append(env.render())
+    assert [robot_cell(frame, 6) for frame in frames] == [3, 2, 1]
+    assert [arrow_direction(frame) for frame in frames] == [LEFT] * 3
+    carried = frames[-1]  # picked up: the diamond is on the robot's body, in the robot's cell
+    assert colour_mask(carried, slippery_hill.DIAMOND).any()
+    robot_columns = np.nonzero(colour_mask(carried, slippery_hill.ROBOT).any(axis=0))[0]
+    diamond_columns = np.nonzero(colour_mask(carried, slippery_hill.DIAMOND).any(axis=0))[0]
+    assert robot_columns.min() < diamond_columns.min() and diamond_columns.max() < robot_columns.max()
+    env.step(RIGHT)
+    assert arrow_direction(env.render()) == RIGHT
+
+
+def test_render_rgb_array_shows_a_slip_and_the_pit():
+    """With certain slips, a step right moves the robot left under a right arrow; in the pit it is still seen."""
+    env = gym.make("SlipperyHill-v0", slip_prob=1.0, render_mode="rgb_array")
+    env.reset(seed=0)
+    env.step(LEFT)
+    env.step(RIGHT)  # from cell 3 up the hill: slips to cell 2
+    frame = env.render()
+    assert robot_cell(frame, 6) == 2 and arrow_direction(frame) == RIGHT
+    for _ in range(2):
+        *_, terminated, _, _ = env.step(RIGHT)
+    frame = env.render()
+    assert terminated and robot_cell(frame, 6) == 0 and arrow_direction(frame) == RIGHT
+
+
+@pytest.mark.parametrize("hill_length", [1, 2, 3, 5, 12, 13, 200])
+def test_rgb_frames_are_at_least_480_pixels_wide(hill_length):
+    """Short hills are drawn at a larger whole scale; the frame has even sides (video codecs want them)."""
+    env = gym.make("SlipperyHill-v0", hill_length=hill_length, render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == slippery_hill.frame_shape(hill_length)
+    height, width, _ = frame.shape
+    assert width >= 480 and width % (hill_length + 3) == 0 and height % 2 == 0 and width % 2 == 0
+    # no larger than it needs to be: one scale step smaller would be narrower than 480 pixels
+    scale = slippery_hill.frame_scale(hill_length)
+    assert scale == 1 or (scale - 1) * width // scale < 480
+    assert 0 < env.metadata["render_fps"] <= 4  # a move at a time, slow enough to follow
 
 
 def test_record_video(tmp_path):
