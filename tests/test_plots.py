@@ -19,6 +19,7 @@ from reinforce_sb3.analysis.plots import (
     plot_learning_curves,
     plot_tree,
 )
+from reinforce_sb3.analysis.tree import overlapping_labels
 
 
 def png_size(path):
@@ -57,12 +58,36 @@ def test_learning_curves(tmp_path):
     curves = learning_curves("PGToy-v0", seeds=[0, 1], timesteps=3000)
     figure = plot_learning_curves(curves, exact.optimal_return("PGToy-v0"), tmp_path / "curves.png")
     assert (tmp_path / "curves.png").exists()
-    lines = figure.axes[0].get_lines()
-    assert len(lines) == 2 + 2  # two seeds, the optimum and the trap
     for timesteps, returns in curves.values():
         assert timesteps[0] == 0 and len(timesteps) == len(returns) > 50
         assert returns[-1] > returns[0]
-    assert lines[2].get_ydata()[0] == 11.0
+    ax, final = figure.axes
+    runs = [line for line in ax.get_lines() if line.get_label().startswith("seed")]
+    assert [line.get_label() for line in runs] == [f"{label}: {r[-1]:.2f}" for label, (_, r) in curves.items()]
+    for line, (timesteps, returns) in zip(runs, curves.values(), strict=True):
+        np.testing.assert_array_equal(line.get_xdata(), timesteps)
+        np.testing.assert_array_equal(line.get_ydata(), returns)
+    finals = [line.get_ydata()[0] for line in final.get_lines() if line.get_label().startswith("seed")]
+    assert finals == [returns[-1] for _, returns in curves.values()]
+    levels = sorted(line.get_ydata()[0] for line in ax.get_lines() if line not in runs)
+    assert levels == [10.0, 11.0]  # the trap and the optimum
+
+
+def test_learning_curves_keep_every_run_visible_on_the_same_level():
+    """Runs that all sit on the trap line differ in colour, line style and marker, are drawn above the reference
+    lines, and each has its own point in the panel of final returns."""
+    flat = {f"seed {i}": ([0, 1000, 2000], [5.0, 10.0, 10.0]) for i in range(5)}
+    ax, final = plot_learning_curves(flat, 11.0).axes
+    runs = [line for line in ax.get_lines() if line.get_label().startswith("seed")]
+    references = [line for line in ax.get_lines() if line not in runs]
+    looks = {(line.get_color(), line.get_linestyle(), line.get_marker()) for line in runs}
+    assert len(runs) == 5 and len(looks) == 5
+    assert min(line.get_zorder() for line in runs) > max(line.get_zorder() for line in references)
+    points = [line for line in final.get_lines() if line.get_label().startswith("seed")]
+    assert sorted(float(p.get_xdata()[0]) for p in points) == [0, 1, 2, 3, 4]
+    assert all(p.get_ydata()[0] == 10.0 for p in points)
+    with pytest.raises(ValueError, match="curves must hold at least one run"):
+        plot_learning_curves({}, 11.0)
 
 
 def test_gradient_error_falls_like_one_over_sqrt_n_for_unbiased_estimators(tmp_path):
@@ -91,6 +116,26 @@ def test_default_policies_of_the_tree():
     title, texts = titles_and_texts(plot_tree("SlipperyHill-v0", depth=2))
     assert title == f"Expected return {uniform:.3f} (exact, gamma=1)"
     assert any(text.startswith("left 0.50\n") for text in texts)
+
+
+@pytest.mark.parametrize(
+    ("env", "kwargs", "policy"),
+    [
+        ("PGToy-v0", {}, None),
+        ("SlipperyHill-v0", {}, None),
+        ("PGToy-v0", {"continuous": True}, None),
+        ("SlipperyHill-v0", {"continuous": True}, None),
+        # a nearly deterministic policy: reach probabilities and derivatives such as 2.9e-06 make long labels
+        ("SlipperyHill-v0", {}, dict.fromkeys(exact.uniform_policy(3), (1e-5, 1 - 1e-5))),
+    ],
+)
+def test_tree_labels_do_not_overlap(env, kwargs, policy):
+    """At the depth the docs draw (3), no two labels of the tree touch."""
+    import gymnasium as gym
+
+    figure = plot_tree(gym.make(env, **kwargs), policy, depth=3)
+    assert len(figure.axes[0].texts) >= 16
+    assert overlapping_labels(figure, gap=0.0) == []
 
 
 def test_tree_limits():

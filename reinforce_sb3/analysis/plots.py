@@ -50,6 +50,10 @@ if TYPE_CHECKING:
 PROG = "python -m reinforce_sb3.analysis.plots"
 
 
+LINE_STYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
 def plot_learning_curves(
     curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     optimum: float,
@@ -60,6 +64,10 @@ def plot_learning_curves(
     """
     Learning curves of the exact expected return, one per run, with the optimum drawn in.
 
+    Every run stays visible where runs coincide (on the optimum or the trap): each has its own colour, line
+    style and marker, its final return in its label, and a narrow panel on the right shows the final return
+    of each run side by side.
+
     :param curves: ``{label: (timesteps, exact expected returns)}``, e.g. from
         :class:`reinforce_sb3.analysis.learning.ExactReturnCallback`
     :param optimum: the optimal expected return (``gym_pgtoy.exact.optimal_return``)
@@ -67,17 +75,35 @@ def plot_learning_curves(
     :param trap: a level to mark as the trap ("always right" earns 10), or None
     :param title: the figure's title
     """
+    if not curves or any(len(returns) == 0 for _, returns in curves.values()):
+        raise ValueError("curves must hold at least one run, each with at least one return")
     plt = figures.pyplot()
-    figure, ax = plt.subplots(figsize=(8, 4.5))
-    for label, (timesteps, returns) in curves.items():
-        ax.plot(timesteps, returns, lw=1.2, label=label)
-    ax.axhline(optimum, color="k", ls="--", lw=1, label=f"optimum {optimum:.3g}")
-    if trap is not None:
-        ax.axhline(trap, color="tab:red", ls=":", lw=1, label=f"'always right' {trap:g}")
+    figure, (ax, final) = plt.subplots(
+        1, 2, figsize=(9.5, 4.8), sharey=True, gridspec_kw={"width_ratios": [5, 1], "wspace": 0.04}
+    )
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, (timesteps, returns)) in enumerate(curves.items()):
+        style = {
+            "color": colours[i % len(colours)],
+            "marker": MARKERS[i % len(MARKERS)],
+            "label": f"{label}: {returns[-1]:.2f}",
+        }
+        ax.plot(timesteps, returns, lw=1.4, ls=LINE_STYLES[i % len(LINE_STYLES)], ms=5, zorder=3, **style,
+                markevery=(i / (2 * len(curves)), 0.1), markerfacecolor="none")  # fmt: skip
+        final.plot([i], [returns[-1]], ls="none", ms=7, zorder=3, **style)
+    for axis in (ax, final):
+        axis.axhline(optimum, color="k", ls=(0, (6, 3)), lw=1, zorder=1, label=f"optimum {optimum:.3g}")
+        if trap is not None:
+            axis.axhline(trap, color="0.45", ls=(0, (1, 1.5)), lw=1.6, zorder=1, label=f"'always right' {trap:g}")
     ax.set_xlabel("environment steps")
     ax.set_ylabel("exact expected return")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower right", title="run: final return", title_fontsize=8)
+    final.set_xlim(-0.7, len(curves) - 0.3)
+    final.set_xticks(range(len(curves)), [str(i) for i in range(len(curves))], fontsize=8)
+    final.set_xlabel("run")
+    final.set_title("final", fontsize=10)
+    final.tick_params(axis="y", left=False)
     return figures.save(figure, path)
 
 
