@@ -1,5 +1,6 @@
 """The pictures are written and show the right things (their texts and data are checked, not just the files)."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -14,7 +15,9 @@ from reinforce_sb3.analysis.plots import (
     baseline_checks,
     gradient_errors,
     main,
+    play_episode,
     plot_baselines,
+    plot_frames,
     plot_gradient_error,
     plot_learning_curves,
     plot_tree,
@@ -131,8 +134,6 @@ def test_default_policies_of_the_tree():
 )
 def test_tree_labels_do_not_overlap(env, kwargs, policy):
     """At the depth the docs draw (3), no two labels of the tree touch."""
-    import gymnasium as gym
-
     figure = plot_tree(gym.make(env, **kwargs), policy, depth=3)
     assert len(figure.axes[0].texts) >= 16
     assert overlapping_labels(figure, gap=0.0) == []
@@ -208,3 +209,39 @@ def test_command_line_baselines_prints_both_tables(tmp_path, capsys, monkeypatch
     for estimator in BASELINE_ESTIMATORS:
         assert out.count(f"| {estimator.name} |") == 2
     assert out.endswith("wrote baselines.png\n") and (tmp_path / "baselines.png").exists()
+
+
+def test_frames_of_an_episode(tmp_path, monkeypatch):
+    """The optimal episode of PGToy-v0 (left, right, right): its frames, drawn pixel for pixel, with the moves."""
+    frames, captions = play_episode("PGToy-v0", exact.solve("PGToy-v0").policy, seed=0)
+    assert captions == ["start", "step 1: left, reward +3", "step 2: right, reward +0", "step 3: right, reward +10"]
+    env = gym.make("PGToy-v0", render_mode="rgb_array")
+    env.reset(seed=0)
+    expected = [env.render()]
+    for action in (0, 1, 1):
+        env.step(action)
+        expected.append(env.render())
+    for got, want in zip(frames, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    monkeypatch.chdir(tmp_path)
+    main(["frames", "--optimal"])
+    png = np.rint(matplotlib_image(tmp_path / "frames.png")[..., :3] * 255).astype(np.uint8)
+    height, width, _ = frames[-1].shape
+    assert width <= png.shape[1] < width + 40 and png.shape[0] > 4 * height
+    found = [  # the last frame, unscaled, somewhere near the bottom of the picture
+        (dy, dx)
+        for dy in range(png.shape[0] - height - 40, png.shape[0] - height + 1)
+        for dx in range(0, png.shape[1] - width + 1)
+        if np.array_equal(png[dy : dy + height, dx : dx + width], frames[-1])
+    ]
+    assert len(found) == 1
+    with pytest.raises(ValueError, match="frames must hold at least one image"):
+        plot_frames([])
+    with pytest.raises(ValueError, match="captions must hold one caption per frame"):
+        plot_frames(frames, captions[:2])
+
+
+def matplotlib_image(path):
+    from matplotlib.image import imread
+
+    return imread(path)

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+DPI = 120
+"""The resolution of the PNGs written by :func:`save`, in pixels per inch."""
+
 
 def pyplot() -> Any:
     """``matplotlib.pyplot`` on the Agg backend, or an ImportError naming the extra to install."""
@@ -24,5 +27,5 @@ def pyplot() -> Any:
 def save(figure: Figure, path: str | Path | None) -> Figure:
     """Write ``figure`` as a PNG to ``path`` (nothing for None) and return it."""
     if path is not None:
-        figure.savefig(path, dpi=120, bbox_inches="tight")
+        figure.savefig(path, dpi=DPI, bbox_inches="tight")
     return figure

@@ -9,18 +9,22 @@
   episodes, per estimator, on log-log axes.
 - :func:`plot_baselines`: the bias (scale, relative error of the average beside its noise floor) and
   the variance of every baseline against the exact gradient, discrete beside continuous.
+- :func:`plot_frames`: the ``"rgb_array"`` frames of one episode (what a recorded video shows), one
+  under the other, each with the move that led to it.
 
     python -m reinforce_sb3.analysis.plots tree [--out tree.png] [--env SlipperyHill-v0] [--model model.zip | --optimal]
     python -m reinforce_sb3.analysis.plots curves [--out curves.png] --seeds 5 --timesteps 20000
     python -m reinforce_sb3.analysis.plots errors [--out errors.png]
     python -m reinforce_sb3.analysis.plots baselines [--out baselines.png] --n-episodes 4 --n-batches 2000 --seed 0
+    python -m reinforce_sb3.analysis.plots frames [--out frames.png] [--env SlipperyHill-v0] [--optimal] --seed 0
 
 ``--continuous`` draws on the continuous variant (for ``baselines``, which draws both, it does nothing).
 Without ``--out`` each picture goes to ``<picture>.png`` in the current folder; the path written is
 printed (``baselines`` prints its two tables too). The tree shows the walk-through's policy on a hill
 of one cell (``PGToy-v0``), the uniform policy on longer hills, a saved model's policy (``--model``,
-made for the same variant) or the optimal one (``--optimal``). A tree has at most 400 nodes
-(:data:`MAX_TREE_NODES`); draw fewer decisions (``--depth``) beyond that.
+made for the same variant) or the optimal one (``--optimal``); ``frames`` plays one episode of the same
+policy (sampled with ``--seed``). A tree has at most 400 nodes (:data:`MAX_TREE_NODES`); draw fewer
+decisions (``--depth``) beyond that.
 """
 
 from __future__ import annotations
@@ -227,21 +231,102 @@ def plot_baselines(
     return figures.save(figure, path)
 
 
+def play_episode(
+    env: str | gym.Env, policy: Any = None, seed: int = 0, max_steps: int = 100
+) -> tuple[list[np.ndarray], list[str]]:
+    """The ``"rgb_array"`` frames of one episode of ``policy`` on ``env`` (the start and one per step, as a video
+    recorded with gymnasium's ``RecordVideo`` shows them) and a caption of each: the step, the move and its reward.
+
+    :param env: an id of the tree-game family, or an env whose ``spec`` makes it (made again to render)
+    :param policy: anything :mod:`gym_pgtoy.exact` accepts; default: the walk-through's policy on a hill of one cell,
+        else the uniform policy
+    :param seed: seeds the env (its slips) and the choice of actions
+    :param max_steps: the most steps played, on top of the env's own time limit
+    """
+    game = gym.make(env) if isinstance(env, str) else env
+    if game.spec is None:
+        raise ValueError(f"env must be an id or an env made by gym.make, got {env!r}")
+    unwrapped = game.unwrapped
+    continuous = bool(getattr(unwrapped, "continuous", False))
+    if policy is None:
+        hill = getattr(unwrapped, "hill_length", 1)
+        policy = exact.WALKTHROUGH_POLICY if hill == 1 else exact.uniform_policy(hill)
+    probabilities = exact.analyze(game, policy).policy
+    render_env = gym.make(game.spec, render_mode="rgb_array")
+    rng = np.random.default_rng(seed)
+    observation, _ = render_env.reset(seed=seed)
+    frames: list[np.ndarray] = [_frame(render_env)]
+    captions = ["start"]
+    for t in range(max_steps):
+        move = int(rng.random() < probabilities[(int(observation[0]), int(observation[1]))][1])
+        action: Any = np.array([1.0 if move else -1.0], dtype=np.float32) if continuous else move
+        observation, reward, terminated, truncated, _ = render_env.step(action)
+        frames.append(_frame(render_env))
+        captions.append(f"step {t + 1}: {'right' if move else 'left'}, reward {reward:+g}")
+        if terminated or truncated:
+            break
+    render_env.close()
+    return frames, captions
+
+
+def _frame(env: gym.Env) -> np.ndarray:
+    """The ``"rgb_array"`` frame of ``env`` now."""
+    frame = env.render()
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(f"the env rendered {type(frame).__name__}, not an rgb_array frame")
+    return frame
+
+
+def plot_frames(
+    frames: Sequence[np.ndarray], captions: Sequence[str] | None = None, path: str | Path | None = None
+) -> Figure:
+    """
+    Frames of an episode one under the other, at their own resolution, each with its caption.
+
+    :param frames: ``"rgb_array"`` images of the same shape, as :func:`play_episode` returns them
+    :param captions: one per frame (optional)
+    :param path: where to save the PNG (optional)
+    """
+    if not frames or any(np.shape(frame) != np.shape(frames[0]) for frame in frames):
+        raise ValueError("frames must hold at least one image, all of the same shape")
+    if captions is not None and len(captions) != len(frames):
+        raise ValueError(f"captions must hold one caption per frame ({len(frames)}), got {len(captions)}")
+    plt = figures.pyplot()
+    height, width = np.shape(frames[0])[:2]
+    band = 24  # pixels above each frame for its caption
+    strip = np.full((len(frames) * (band + height), width, 3), 255, dtype=np.uint8)
+    for i, frame in enumerate(frames):
+        top = i * (band + height) + band
+        strip[top : top + height] = frame
+    # one axes filling a figure of the strip's size: one pixel of the PNG per pixel of a frame
+    figure = plt.figure(figsize=(width / figures.DPI, strip.shape[0] / figures.DPI))
+    ax = figure.add_axes((0.0, 0.0, 1.0, 1.0))
+    ax.imshow(strip, interpolation="nearest")
+    ax.set_axis_off()
+    for i, caption in enumerate(captions or []):
+        ax.text(4, i * (band + height) + band / 2, caption, va="center", fontsize=9)
+    return figures.save(figure, path)
+
+
 def main(argv: list[str] | None = None, prog: str = PROG) -> None:
     """The command line (see the module docstring); bad input raises, and :func:`cli` makes it one line."""
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
-    parser.add_argument("picture", choices=["tree", "curves", "errors", "baselines"])
+    parser.add_argument("picture", choices=["tree", "curves", "errors", "baselines", "frames"])
     parser.add_argument("--out", type=Path, default=None, help="the PNG to write (default: <picture>.png)")
     add_env_arguments(parser)
     policy = parser.add_mutually_exclusive_group()
-    policy.add_argument("--model", default=None, help="tree: a saved REINFORCE model made for --env")
-    policy.add_argument("--optimal", action="store_true", help="tree: the optimal policy (gym_pgtoy.exact.solve)")
+    policy.add_argument("--model", default=None, help="tree, frames: a saved REINFORCE model made for --env")
+    policy.add_argument(
+        "--optimal", action="store_true", help="tree, frames: the optimal policy (gym_pgtoy.exact.solve)"
+    )
     parser.add_argument("--depth", type=int_at_least(1), default=3, help="tree: decisions drawn")
     parser.add_argument("--seeds", type=int_at_least(1), default=5, help="curves: number of seeds")
     parser.add_argument("--timesteps", type=int_at_least(1), default=20_000, help="curves: steps per run")
     parser.add_argument("--n-episodes", type=int_at_least(2), default=4, help="baselines: episodes per batch")
     parser.add_argument("--n-batches", type=int_at_least(2), default=2000, help="baselines: batches per estimator")
-    parser.add_argument("--seed", type=int_at_least(0), default=0, help="errors, baselines: policy and sampling")
+    parser.add_argument(
+        "--seed", type=int_at_least(0), default=0, help="errors, baselines, frames: policy and sampling"
+    )
     parser.add_argument("--device", type=torch_device, default="cpu", help="torch device of the models")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
@@ -252,7 +337,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> None:
     from reinforce_sb3.analysis.diagnostics import format_table
     from reinforce_sb3.analysis.learning import learning_curves
 
-    if args.picture == "tree":
+    if args.picture in ("tree", "frames"):
         if args.model:
             tree_policy: Any = load_model(args.model, env, args.device)
         elif args.optimal:
@@ -261,7 +346,10 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> None:
                 raise ValueError(f"{args.env} has no stationary optimal policy to draw (the optimum depends on time)")
         else:
             tree_policy = None
-        plot_tree(env, tree_policy, out, depth=args.depth)
+        if args.picture == "tree":
+            plot_tree(env, tree_policy, out, depth=args.depth)
+        else:
+            plot_frames(*play_episode(env, tree_policy, args.seed), path=out)
     elif args.picture == "curves":
         optimum = exact.optimal_return(env)  # an env of another family fails here, before any training
         curves = learning_curves(env, seeds=range(args.seeds), timesteps=args.timesteps, device=args.device)
