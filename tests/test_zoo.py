@@ -139,6 +139,8 @@ def test_sampler_gives_valid_reinforce_arguments():
 
 
 def test_shipped_hyperparameters_build_models():
+    from rl_zoo3.exp_manager import ExperimentManager
+
     hyperparams = yaml.safe_load(HYPERPARAMS_FILE.read_text())
     assert set(hyperparams) == {
         "PGToy-v0", "SlipperyHill-v0", "CartPole-v1", "Acrobot-v1", "LunarLander-v3", "Pendulum-v1",
@@ -147,6 +149,7 @@ def test_shipped_hyperparameters_build_models():
     for env_id, entry in hyperparams.items():
         assert {"n_timesteps", "policy"} <= set(entry), env_id
         kwargs = {k: v for k, v in entry.items() if k not in ("n_timesteps", "policy")}
+        kwargs = ExperimentManager._preprocess_schedules(kwargs)  # "lin_0.01" -> a schedule, as the zoo does
         if "policy_kwargs" in kwargs:  # the zoo evaluates these strings with torch.nn as nn in scope
             kwargs["policy_kwargs"] = eval(kwargs["policy_kwargs"], {"nn": th.nn})
         REINFORCE(entry["policy"], env_id, **kwargs)
