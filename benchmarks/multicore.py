@@ -10,7 +10,9 @@ One torch thread, CPU, workers started with ``fork`` (their start is not timed).
   1 ms of CPU, calibrated at start), REINFORCE with its defaults: batch steps per second of
   ``learn()`` on a PausableSubprocVecEnv with 1, 2, 4 and 8 workers, on SB3's SubprocVecEnv (lockstep:
   only the used steps count) and on a DummyVecEnv with as many envs, and the speed-up over the
-  DummyVecEnv beside the ideal one (``min(workers, cores)``: the env's work spread over the cores).
+  DummyVecEnv beside the ideal one (``min(workers, cores)``: the env's work spread over the cores), and
+  beside two measures of what the machine gave: the same VecEnvs stepped with random actions and no
+  policy (``env alone``), and how much faster ``cores`` processes burning together ran than one alone.
 - ``overhead``: plain CartPole-v1 (a cheap env, where processes cost more than they save), 8 envs:
   env steps per second of REINFORCE (PausableSubprocVecEnv), of A2C (SB3's SubprocVecEnv) and of
   random actions with no policy (SB3's SubprocVecEnv: what the processes cost alone), each beside
@@ -177,6 +179,20 @@ def used_steps_per_second(kind: str, n_envs: int, work: int, updates: int) -> fl
         env.close()
 
 
+def env_alone_steps_per_second(kind: str, n_envs: int, work: int, steps: int = 1000) -> float:
+    """Env steps per second of the slow CartPole VecEnv stepped with random actions, every env at every step."""
+    env = make_env(kind, n_envs, functools.partial(slow_cartpole, work))
+    try:
+        env.reset()
+        actions = np.random.default_rng(0).integers(0, 2, size=(max(1, steps // n_envs), n_envs))
+        start = time.perf_counter()
+        for action in actions:
+            env.step(action)
+        return actions.size / (time.perf_counter() - start)
+    finally:
+        env.close()
+
+
 def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -211,13 +227,19 @@ def speedup(
     step_ms = 1000 * min(_cpu_seconds(lambda: burn(work)) for _ in range(7))
     kinds = ("DummyVecEnv", "PausableSubprocVecEnv", "SubprocVecEnv")
     speeds: dict[tuple[str, int], list[float]] = {(kind, n): [] for kind in kinds for n in workers}
+    alone: dict[tuple[str, int], list[float]] = {(kind, n): [] for kind in kinds[:2] for n in workers}
     capacity = []
     for _ in range(repeats):
         capacity.append(parallel_capacity(300 * work))
         for n in workers:
             for kind in kinds:
                 speeds[kind, n].append(used_steps_per_second(kind, n, work, updates))
+            for kind in kinds[:2]:
+                alone[kind, n].append(env_alone_steps_per_second(kind, n, work))
     median = {key: float(np.median(values)) for key, values in speeds.items()}
+    alone_speedup = {
+        n: float(np.median(alone["PausableSubprocVecEnv", n]) / np.median(alone["DummyVecEnv", n])) for n in workers
+    }
     rows = []
     for n in workers:
         dummy = median["DummyVecEnv", n]
@@ -229,6 +251,7 @@ def speedup(
                 f"{median['SubprocVecEnv', n]:,.0f}",
                 f"{median['PausableSubprocVecEnv', n] / dummy:.2f}",
                 f"{median['SubprocVecEnv', n] / dummy:.2f}",
+                f"{alone_speedup[n]:.2f}",
                 f"{min(n, cores()):.2f}",
             ]
         )
@@ -239,24 +262,31 @@ def speedup(
         "SubprocVecEnv (lockstep)",
         "speed-up paused",
         "speed-up lockstep",
+        "speed-up, env alone",
         "ideal",
     ]
     text = (
         f"CartPole-v1 + {work:,} units of pure-Python work per step ({step_ms:.2f} ms of CPU), REINFORCE defaults "
         f"(n_episodes=8), {updates} updates from scratch; batch steps per second of learn(), median of {repeats}; "
-        f"speed-up over the DummyVecEnv with as many envs; ideal: min(workers, {cores()} cores). "
+        f"speed-up over the DummyVecEnv with as many envs; env alone: the same for the VecEnv stepped with random "
+        f"actions and no policy (every env at every step); ideal: min(workers, {cores()} cores). "
         f"The machine meanwhile: {cores()} processes burning in parallel ran {np.median(capacity):.2f} times as fast "
         "as one (the most any VecEnv could reach; less than the cores when other programs use them)\n\n"
         f"{table(header, rows)}"
     )
     if plot is not None:
-        plot_speedup(median, workers, step_ms, float(np.median(capacity)), plot)
+        plot_speedup(median, alone_speedup, workers, step_ms, float(np.median(capacity)), plot)
         text += f"\n\nFigure: {plot}"
     return text
 
 
 def plot_speedup(
-    median: dict[tuple[str, int], float], workers: tuple[int, ...], step_ms: float, capacity: float, path: Path
+    median: dict[tuple[str, int], float],
+    alone_speedup: dict[int, float],
+    workers: tuple[int, ...],
+    step_ms: float,
+    capacity: float,
+    path: Path,
 ) -> None:
     """Speed-up over the DummyVecEnv against the number of workers, with the ideal line and the machine's capacity."""
     from matplotlib.figure import Figure
@@ -268,6 +298,7 @@ def plot_speedup(
         ("SubprocVecEnv", "SubprocVecEnv (lockstep)"),
     ):
         axes.plot(workers, [median[kind, n] / median["DummyVecEnv", n] for n in workers], "o-", label=label)
+    axes.plot(workers, [alone_speedup[n] for n in workers], "s:", label="PausableSubprocVecEnv, env alone")
     axes.plot(workers, [min(n, cores()) for n in workers], "k--", label=f"ideal (min(workers, {cores()} cores))")
     axes.axhline(capacity, color="grey", linestyle=":", label=f"what the machine gave ({capacity:.2f})")
     axes.axhline(1.0, color="grey", linewidth=0.8)
