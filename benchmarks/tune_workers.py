@@ -7,13 +7,15 @@ parameters, the shipped CartPole-v1 settings), so every run does the same work; 
 seeds of ``-n`` steps per trial, no pruning) are started together and share the trials through the
 database. Reported: the wall-clock from starting the workers to the last one's exit (their start-up
 included), the span from the first trial's start to the last trial's end (from the database), and
-the speed-up of each over one worker. The cores are shared with whatever else the machine runs.
+the speed-up of each over one worker, and the cores the workers got (their CPU time over the wall
+time): the cores are shared with whatever else the machine runs.
 
     python -m benchmarks.tune_workers --workers 1 2 --trials 8 --n-timesteps 10000
 """
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
 import tempfile
@@ -31,8 +33,12 @@ PARAMS = {
 }  # fmt: skip
 
 
-def study_time(url: str, workers: int, trials: int, n_timesteps: int, n_seeds: int) -> tuple[float, float]:
-    """Run one study of ``trials`` enqueued trials with ``workers`` processes: (wall seconds, trial span seconds)."""
+def study_time(url: str, workers: int, trials: int, n_timesteps: int, n_seeds: int) -> tuple[float, float, float]:
+    """
+    Run one study of ``trials`` enqueued trials with ``workers`` processes.
+
+    :return: wall seconds, trial span seconds, and the workers' CPU seconds (user + system)
+    """
     import optuna
 
     name = f"workers-{workers}"
@@ -46,6 +52,7 @@ def study_time(url: str, workers: int, trials: int, n_timesteps: int, n_seeds: i
         "--study-name", name, "--no-optim-plots", "--num-threads", "1", "--verbose", "0",
     ]  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         processes = [
             subprocess.Popen([*command, "--seed", str(index), "-f", str(Path(folder) / str(index))], cwd=folder,
@@ -57,12 +64,14 @@ def study_time(url: str, workers: int, trials: int, n_timesteps: int, n_seeds: i
             if process.returncode != 0:
                 raise RuntimeError(f"a worker failed ({process.returncode}): {errors[-2000:]}")
         wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     done = optuna.load_study(study_name=name, storage=url).get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     if len(done) != trials:
         raise RuntimeError(f"{name}: {len(done)} trials completed, expected {trials}")
     first = min(t.datetime_start for t in done if t.datetime_start is not None)
     last = max(t.datetime_complete for t in done if t.datetime_complete is not None)
-    return wall, (last - first).total_seconds()
+    return wall, (last - first).total_seconds(), cpu
 
 
 def tune_workers(workers: list[int], trials: int, n_timesteps: int, n_seeds: int) -> str:
@@ -71,7 +80,7 @@ def tune_workers(workers: list[int], trials: int, n_timesteps: int, n_seeds: int
 
     with throwaway_server() as url:
         times = {count: study_time(url, count, trials, n_timesteps, n_seeds) for count in workers}
-    wall_1, span_1 = times.get(1, (None, None))
+    wall_1, span_1, _ = times.get(1, (None, None, None))
     rows = [
         [
             str(count),
@@ -80,14 +89,15 @@ def tune_workers(workers: list[int], trials: int, n_timesteps: int, n_seeds: int
             f"{span:.1f}",
             f"{wall_1 / wall:.2f}" if wall_1 else "n/a",
             f"{span_1 / span:.2f}" if span_1 else "n/a",
+            f"{cpu / wall:.2f}",
         ]
-        for count, (wall, span) in times.items()
+        for count, (wall, span, cpu) in times.items()
     ]
     return (
         f"CartPole-v1, each trial {n_seeds} seeds x {n_timesteps:,} steps of the shipped settings, PostgreSQL on "
         "loopback; wall = start of the workers to the last exit (start-up included); span = first trial start to "
-        "last trial end\n\n"
-        + table(["workers", "trials", "wall s", "trial span s", "wall speed-up", "span speed-up"], rows)
+        "last trial end; cores used = the workers' CPU seconds / wall (what the machine gave them)\n\n"
+        + table(["workers", "trials", "wall s", "trial span s", "wall speed-up", "span speed-up", "cores used"], rows)
     )
 
 
