@@ -9,5 +9,6 @@ and :mod:`reinforce_sb3.zoo`, behind their extras.
 import gym_pgtoy  # noqa: F401  (registers PGToy-v0 and SlipperyHill-v0)
 from reinforce_sb3.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, REINFORCEPolicy
 from reinforce_sb3.reinforce import REINFORCE
+from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv
 
-__all__ = ["REINFORCE", "CnnPolicy", "MlpPolicy", "MultiInputPolicy", "REINFORCEPolicy"]
+__all__ = ["REINFORCE", "CnnPolicy", "MlpPolicy", "MultiInputPolicy", "PausableSubprocVecEnv", "REINFORCEPolicy"]

@@ -14,7 +14,7 @@ from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from reinforce_sb3.episodic_algorithm import EpisodicAlgorithm
 from reinforce_sb3.estimator import Baseline, LossReduction, reinforce_loss
 from reinforce_sb3.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, REINFORCEPolicy
-from reinforce_sb3.rollout import EpisodeCollector
+from reinforce_sb3.rollout import EpisodeCollector, can_pause
 from reinforce_sb3.validation import CheckedSchedule, check_hyperparameters, check_spaces
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
@@ -143,6 +143,13 @@ class REINFORCE(EpisodicAlgorithm):
             warnings.warn(
                 f"n_episodes={n_episodes} is smaller than the number of envs ({self.n_envs}): "
                 f"{self.n_envs - n_episodes} envs have no episode in any batch. Use n_episodes >= n_envs.",
+                stacklevel=2,
+            )
+        if self.env is not None and self.n_envs > 1 and not can_pause(self.env):
+            warnings.warn(
+                f"{type(self.env).__name__} steps every env together: envs waiting for the batch to end run "
+                "episodes that no update uses (logged as rollout/waste). Use a DummyVecEnv or "
+                "reinforce_sb3.PausableSubprocVecEnv (also inside VecNormalize) to let them wait.",
                 stacklevel=2,
             )
         if _init_setup_model:

@@ -1,6 +1,8 @@
 """REINFORCE itself: short learn() runs over envs, action and observation spaces, policies and options (in the
 manner of sb3-contrib's test_run.py), and what its update does with them."""
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -195,3 +197,15 @@ def test_cuda():
     assert model._n_updates > 0
     action, _ = model.predict(np.zeros(4, dtype=np.float32))
     assert model.action_space.contains(int(action))
+
+
+def test_a_vec_env_that_cannot_pause_gets_a_warning_naming_the_one_that_can():
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecCheckNan, VecNormalize
+
+    with pytest.warns(UserWarning, match="VecCheckNan steps every env together.*PausableSubprocVecEnv"):
+        REINFORCE("MlpPolicy", VecCheckNan(make_vec_env("CartPole-v1", n_envs=2)), n_episodes=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pausable stacks, and a single env, warn of nothing
+        REINFORCE("MlpPolicy", VecNormalize(make_vec_env("CartPole-v1", n_envs=2)), n_episodes=2)
+        REINFORCE("MlpPolicy", VecCheckNan(make_vec_env("CartPole-v1", n_envs=1)), n_episodes=2)

@@ -123,16 +123,22 @@ def plot_gradient_error(
     :param path: where to save the PNG (optional)
     :param title: the figure's title
     """
+    if not errors:
+        raise ValueError("errors must hold at least one estimator")
     plt = figures.pyplot()
-    figure, ax = plt.subplots(figsize=(7, 4.5))
-    for name, (n_episodes, error) in errors.items():
-        ax.loglog(n_episodes, error, marker="o", lw=1.2, label=name)
+    figure, ax = plt.subplots(figsize=(9.5, 4.5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (name, (n_episodes, error)) in enumerate(errors.items()):
+        # estimators with the same gradient (the log-prob and ratio forms) lie on each other: each keeps its own
+        # colour, line style and hollow marker, so both show
+        ax.loglog(n_episodes, error, lw=1.2, ls=LINE_STYLES[i % len(LINE_STYLES)], marker=MARKERS[i % len(MARKERS)],
+                  ms=7, markerfacecolor="none", color=colours[i % len(colours)], label=name)  # fmt: skip
     n = np.array(next(iter(errors.values()))[0], dtype=float)
     ax.loglog(n, np.array(next(iter(errors.values()))[1])[0] * np.sqrt(n[0] / n), "k:", lw=1, label="1/sqrt(n)")
     ax.set_xlabel("episodes per batch")
     ax.set_ylabel("|estimate - exact| / |exact|")
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the axes, off the lines
     return figures.save(figure, path)
 
 

@@ -29,9 +29,12 @@ class EpisodeCollector:
     cut short: it runs to its end unused, and its env then starts an episode that may join.
     Steps not in the batch are counted in :attr:`waste`.
 
-    With a ``DummyVecEnv`` itself (see :func:`~reinforce_sb3.rollout.vec_step.can_pause`) only
-    the envs with something to do step: those running a batch episode, and those finishing an
-    unused one while the batch still has places. The others wait, so nothing is wasted.
+    With a VecEnv that can pause (a ``DummyVecEnv``, a
+    :class:`~reinforce_sb3.rollout.subproc.PausableSubprocVecEnv`, either of them inside
+    ``VecNormalize`` / ``VecMonitor`` / ``VecTransposeImage``; see
+    :func:`~reinforce_sb3.rollout.vec_step.can_pause`) only the envs with something to do step:
+    those running a batch episode, and those finishing an unused one while the batch still has
+    places. The others wait, so nothing is wasted. Other VecEnvs step every env together.
 
     :param observation_space: Observation space
     :param action_space: Action space
