@@ -25,6 +25,15 @@ from reinforce_sb3.analysis.plots import (
 from reinforce_sb3.analysis.tree import overlapping_labels
 
 
+@pytest.fixture(autouse=True)
+def close_figures():
+    """The pictures return their figures; close them after each test (pyplot keeps them open)."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 def png_size(path):
     from matplotlib.image import imread
 
@@ -98,7 +107,10 @@ def test_gradient_error_falls_like_one_over_sqrt_n_for_unbiased_estimators(tmp_p
     errors = gradient_errors(model, "PGToy-v0", n_episodes=(4, 64), total_episodes=512, estimators=ESTIMATORS[:4])
     figure = plot_gradient_error(errors, tmp_path / "errors.png")
     assert (tmp_path / "errors.png").exists()
-    assert len(figure.axes[0].get_lines()) == 4 + 1
+    lines = figure.axes[0].get_lines()
+    assert len(lines) == 4 + 1
+    # the log-prob and ratio forms give the same errors: each line keeps its own look, so both show
+    assert len({(line.get_color(), line.get_linestyle(), line.get_marker()) for line in lines[:4]}) == 4
     for name in ("log-prob, reward-to-go, sum/episodes", "whole-episode return"):
         n, error = errors[name]
         slope = np.log(error[1] / error[0]) / np.log(n[1] / n[0])
@@ -161,6 +173,8 @@ def test_command_line_writes_a_default_file(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().out == "wrote tree.png\n" and png_size(tmp_path / "tree.png")[0] > 300
     main(["tree", "--out", str(tmp_path / "walkthrough.png")])
     assert (tmp_path / "walkthrough.png").exists() and "wrote" in capsys.readouterr().out
+    main(["tree", "--out", "docs/tree.png"])  # as make figures writes it, here from a folder without docs/
+    assert (tmp_path / "docs" / "tree.png").exists() and capsys.readouterr().out == "wrote docs/tree.png\n"
 
 
 def test_command_line_trees_of_slippery_hill(tmp_path, capsys, monkeypatch):

@@ -25,7 +25,8 @@ def pyplot() -> Any:
 
 
 def save(figure: Figure, path: str | Path | None) -> Figure:
-    """Write ``figure`` as a PNG to ``path`` (nothing for None) and return it."""
+    """Write ``figure`` as a PNG to ``path`` (nothing for None), making its folder if need be, and return it."""
     if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path, dpi=DPI, bbox_inches="tight")
     return figure
