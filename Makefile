@@ -45,9 +45,12 @@ format: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-# redraw the pictures of the docs and re-run their tables of results (a few minutes)
+# redraw the pictures of the docs, then re-run the command of every table of results of docs/*.md
+# (docs/update_results.py; the Guide's baselines table is that of the baselines picture, drawn again there)
 figures: $(STAMP)
 	$(BIN)/python -m reinforce_sb3.analysis.plots tree --out docs/tree.png
+	$(BIN)/python -m reinforce_sb3.analysis.plots frames --optimal --out docs/frames.png
 	$(BIN)/python -m reinforce_sb3.analysis.plots curves --seeds 5 --timesteps 20000 --out docs/learning_curves.png
 	$(BIN)/python -m reinforce_sb3.analysis.plots errors --out docs/gradient_error.png
+	$(BIN)/python -m reinforce_sb3.analysis.plots baselines --n-episodes 4 --n-batches 5000 --seed 11 --out docs/baselines.png
 	$(BIN)/python docs/update_results.py
