@@ -70,17 +70,24 @@ def test_vector_env_section(capsys):
     assert all(number(row[3]) > 0 for row in table)
 
 
-def test_threads_section_compares_each_setting_with_one_thread(capsys):
-    table = rows(printed(threads.main, ["--steps", "600", "--repeats", "1"], capsys))
+def test_threads_trainings_run_with_the_thread_count_of_their_setting():
+    """Real trainings in fresh processes: the defaults run learn() on one thread, torch's default on its own count."""
+    speed, n_threads = threads._run_together("defaults", 1, 300)
+    assert speed > 0 and n_threads == 1
+    speed, n_threads = threads._run_together("torch's default", 2, 300)
+    assert speed > 0 and n_threads == th.get_num_threads()
+
+
+def test_threads_table_compares_each_setting_with_one_thread_in_the_same_layout(monkeypatch):
+    """The table's arithmetic, on made-up speeds (the measurement itself is the test above)."""
+    speeds = {"defaults": 900.0, "torch.set_num_threads(1)": 1000.0, "torch's default": 250.0}
+    monkeypatch.setattr(threads, "_run_together", lambda setting, n, steps: (speeds[setting] * n, 1))
+    table = rows(threads.threads(steps=10, repeats=2))
     assert [(row[0], row[1]) for row in table] == [
         (layout, setting) for layout in ("alone", "two side by side") for setting in threads.SETTINGS
     ]
-    for row in table:
-        assert number(row[3]) > 0
-        # the defaults and the hand-set thread run one torch thread in learn(); torch's default runs its own count
-        assert (row[2] == "1") == (row[1] != "torch's default") or th.get_num_threads() == 1
-        if row[1] == "torch.set_num_threads(1)":
-            assert row[5] == "1.00"
+    assert [row[5] for row in table] == ["0.90", "1.00", "0.25"] * 2
+    assert [row[3] for row in table[3:]] == ["1,800", "2,000", "500"]
 
 
 @pytest.mark.skipif(th.cuda.is_available(), reason="checks the message of a machine without CUDA")
