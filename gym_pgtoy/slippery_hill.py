@@ -77,7 +77,8 @@ def frame_scale(hill_length: int) -> int:
 
 def frame_shape(hill_length: int) -> tuple[int, int, int]:
     """The shape ``(height, width, 3)`` of an ``"rgb_array"`` frame of a hill of ``hill_length`` cells:
-    ``s (64, 32 (H + 3), 3)`` with ``s = frame_scale(H)`` (PGToy-v0: 256 x 512 pixels, SlipperyHill-v0: 192 x 576)."""
+    ``s (64, 32 (H + 3), 3)`` with ``s = frame_scale(H)``: ``(256, 512, 3)`` for PGToy-v0, ``(192, 576, 3)`` for
+    SlipperyHill-v0."""
     scale = frame_scale(hill_length)
     return (IMAGE_HEIGHT * scale, CELL_PIXELS * (hill_length + 3) * scale, 3)
 
