@@ -186,7 +186,7 @@ def test_vec_normalize():
 def test_dict_nested():
     # Without manual wrapping to vec-env
     env = DummyDictEnv(nested_dict_obs=True)
-    with pytest.raises(ValueError, match="observation_space: .*[Nn]ested"):
+    with pytest.raises(ValueError, match=r"observation_space: .*[Nn]ested"):
         _ = REINFORCE("MultiInputPolicy", env, seed=1)
     # With manual vec-env wrapping: SB3's DummyVecEnv refuses the space itself, before REINFORCE sees it
     with pytest.raises(NotImplementedError):
