@@ -158,7 +158,7 @@ def test_shipped_hyperparameters_build_models():
 def test_run_raises_the_zoo_errors_for_python_callers(tmp_path, monkeypatch):
     """From Python, run() raises what the zoo raises (the command line makes it one line: tests/test_cli.py)."""
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ValueError, match="n_episodes must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"n_episodes must be an integer .*, got 0"):
         run("train", ["--algo", "reinforce", "--env", "PGToy-v0", "-f", "logs", "--hyperparams", "n_episodes:0"])
     (tmp_path / "empty.yml").write_text("# nothing\n")
     with pytest.raises(ValueError, match=r"--conf-file empty\.yml must map env ids to hyperparameters"):

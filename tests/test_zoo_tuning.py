@@ -162,3 +162,13 @@ def test_a_cartpole_study_prunes_on_the_zoo_evaluation(tmp_path, monkeypatch):
         step = max(trial.intermediate_values)
         earlier = [t.intermediate_values[step] for t in complete if t.number < trial.number]
         assert step < 4 and trial.intermediate_values[step] < np.median(earlier)
+
+
+def test_a_study_can_ask_its_workers_to_stop(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    optimize(tmp_path, "--n-trials", "1", "--n-seeds", "1").set_user_attr("stop_workers", True)
+    study = optimize(tmp_path, "--n-trials", "3", "--n-seeds", "1", seed=2)
+    assert len(study.trials) == 1  # the second worker ran none
+    assert "The study asks its workers to stop" in capsys.readouterr().out
+    study.set_user_attr("stop_workers", False)
+    assert len(optimize(tmp_path, "--n-trials", "2", "--n-seeds", "1", seed=3).trials) == 3

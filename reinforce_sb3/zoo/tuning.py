@@ -24,11 +24,13 @@ mid-trial (killed, out of memory, machine lost) stops beating, the next trial an
 marks the dead trial FAIL, and :class:`optuna.storages.RetryHeartbeatStaleTrialCallback` queues its
 parameters again, so the study loses nothing. (The zoo passes ``--storage`` to optuna as a string,
 which gives no heartbeat; that is why :meth:`MultiSeedExperimentManager.hyperparameters_optimization`
-creates the study itself.)
+creates the study itself.) Setting the study's user attribute ``stop_workers`` stops every worker
+after its current trial (:func:`stop_when_asked`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import socket
@@ -61,6 +63,7 @@ from gym_pgtoy.slippery_hill import SlipperyHillEnv
 
 EVAL_SEED_OFFSET = 10_000  # evaluation envs of training seed s are seeded with s + this
 SCORES = ("final", "curve")
+STOP_ATTRIBUTE = "stop_workers"  # a study user attribute: when true, every worker stops after its current trial
 COUNTED_STATES = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED)  # as the zoo counts --max-total-trials
 
 
@@ -149,6 +152,17 @@ def make_storage(storage: str | None, heartbeat_interval: int, trial_retries: in
             heartbeat_interval=heartbeat_interval,
             heartbeat_stale_trial_callback=retry,
         )
+
+
+def stop_when_asked(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """
+    After each trial: stop this worker if the study's user attribute ``stop_workers`` is true.
+
+    Every worker of a shared study, on every machine, then stops after its current trial and
+    writes its report: ``optuna.load_study(study_name=..., storage=...).set_user_attr("stop_workers", True)``.
+    """
+    if study.user_attrs.get(STOP_ATTRIBUTE):
+        study.stop()
 
 
 class SeedEvaluations(BaseCallback):
@@ -358,16 +372,23 @@ class MultiSeedExperimentManager(ExperimentManager):
             study.set_user_attr("command", " ".join(sys.orig_argv))
             for key in sorted(self._hyperparams):
                 study.set_user_attr(key, str(self._hyperparams[key]))
-        try:
-            if self.max_total_trials is not None:
-                if len(study.get_trials(states=COUNTED_STATES)) < self.max_total_trials:
-                    callback = MaxTrialsCallback(self.max_total_trials, states=COUNTED_STATES)
-                    study.optimize(self.objective, n_jobs=self.n_jobs, callbacks=[callback], gc_after_trial=True)
-            else:
-                study.optimize(self.objective, n_jobs=self.n_jobs, n_trials=self.n_trials, gc_after_trial=True)
-        except KeyboardInterrupt:
-            pass
+        if study.user_attrs.get(STOP_ATTRIBUTE):
+            print(f"The study asks its workers to stop: set its user attribute {STOP_ATTRIBUTE} to False to go on.")
+        else:
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop, and still write the report
+                self._optimize(study)
         self._report(study)
+
+    def _optimize(self, study: optuna.Study) -> None:
+        """Run ``--n-trials`` trials, or until the study holds ``--max-total-trials``, or until asked to stop."""
+        callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = [stop_when_asked]
+        n_trials: int | None = self.n_trials
+        if self.max_total_trials is not None:
+            if len(study.get_trials(states=COUNTED_STATES)) >= self.max_total_trials:
+                return
+            callbacks.append(MaxTrialsCallback(self.max_total_trials, states=COUNTED_STATES))
+            n_trials = None
+        study.optimize(self.objective, n_jobs=self.n_jobs, n_trials=n_trials, callbacks=callbacks, gc_after_trial=True)
 
     def _report(self, study: optuna.Study) -> None:
         """Print the best trial and write the zoo's report files (``report_*.csv`` and ``.pkl``)."""
