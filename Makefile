@@ -53,4 +53,5 @@ figures: $(STAMP)
 	$(BIN)/python -m reinforce_sb3.analysis.plots curves --seeds 5 --timesteps 20000 --out docs/learning_curves.png
 	$(BIN)/python -m reinforce_sb3.analysis.plots errors --out docs/gradient_error.png
 	$(BIN)/python -m reinforce_sb3.analysis.plots baselines --n-episodes 4 --n-batches 5000 --seed 11 --out docs/baselines.png
+	$(BIN)/python -m benchmarks.multicore --plot docs/multicore_speedup.png
 	$(BIN)/python docs/update_results.py

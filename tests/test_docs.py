@@ -202,7 +202,9 @@ def test_every_picture_says_the_command_that_draws_it():
         for image in re.finditer(r"!\[[^\]]*\]\((?P<path>[^)]+\.png)\)", text):
             name = Path(image["path"]).name
             caption = " ".join(text[image.end() : image.end() + 700].split())  # the caption below the picture
-            commands = [c for c in re.findall(r"`(python -m [^`]+)`", caption) if f"--out docs/{name}" in c]
+            commands = [
+                c for c in re.findall(r"`(python -m [^`]+)`", caption) if re.search(rf"--(out|plot) docs/{name}\b", c)
+            ]
             assert commands, f"{page.name}: no command drawing {name} under the picture"
             assert commands[0] in figures, f"{page.name}: {commands[0]!r} is not run by make figures"
             assert (DOCS / name).is_file()
