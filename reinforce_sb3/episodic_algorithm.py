@@ -150,7 +150,7 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
         self: SelfEpisodicAlgorithm,
         total_timesteps: int,
         callback: MaybeCallback = None,
-        log_interval: int = 10,
+        log_interval: int = 100,
         tb_log_name: str = "run",
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
@@ -163,7 +163,7 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
 
         :param total_timesteps: The total number of samples (env steps) to train on
         :param callback: callback(s) called at every step with state of the algorithm.
-        :param log_interval: The number of gradient steps between logs
+        :param log_interval: The number of gradient steps between logs (100 by default, as for A2C)
         :param tb_log_name: the name of the run for TensorBoard logging
         :param reset_num_timesteps: whether or not to reset the current timestep number (used in logging)
         :param progress_bar: Display a progress bar using tqdm and rich.

@@ -237,7 +237,7 @@ class REINFORCE(EpisodicAlgorithm):
         self: SelfREINFORCE,
         total_timesteps: int,
         callback: MaybeCallback = None,
-        log_interval: int = 10,
+        log_interval: int = 100,
         tb_log_name: str = "REINFORCE",
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,

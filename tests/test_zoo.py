@@ -168,3 +168,13 @@ def test_run_raises_the_zoo_errors_for_python_callers(tmp_path, monkeypatch):
 def test_importing_reinforce_sb3_does_not_import_the_zoo():
     code = "import sys, reinforce_sb3; assert 'rl_zoo3' not in sys.modules and 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_progress_bar_is_the_default_output_on_a_terminal_only():
+    from reinforce_sb3.zoo import with_default_config
+
+    argv = ["--algo", "reinforce", "--env", "PGToy-v0"]
+    assert "--progress" in with_default_config(argv, interactive=True)
+    assert "--progress" not in with_default_config(argv, interactive=False)  # logs and CI: the zoo's own output
+    for chosen in (["-P"], ["--verbose", "0"], ["--verbose=2"]):
+        assert with_default_config([*argv, *chosen], interactive=True).count("--progress") == 0

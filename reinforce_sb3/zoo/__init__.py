@@ -143,11 +143,18 @@ def _option(argv: list[str], *flags: str) -> str | None:
     return next((arg.split("=", 1)[1] for arg in argv if arg.split("=", 1)[0] in flags and "=" in arg), None)
 
 
-def with_default_config(argv: list[str]) -> list[str]:
-    """``argv`` plus ``--conf-file <shipped reinforce.yml>`` for ``--algo reinforce`` when no config is given."""
+def with_default_config(argv: list[str], interactive: bool = False) -> list[str]:
+    """
+    ``argv`` plus ``--conf-file <shipped reinforce.yml>`` for ``--algo reinforce`` when no config is given,
+    and SB3's progress bar (``--progress``) when the output is a terminal and neither it nor ``--verbose``
+    was asked for (the log tables then come every 100 updates, REINFORCE's default ``log_interval``).
+    """
     has_config = any(arg in ("-conf", "--conf-file") or arg.startswith("--conf-file=") for arg in argv)
     if _option(argv, "--algo") == "reinforce" and not has_config:
-        return [*argv, "--conf-file", str(HYPERPARAMS_FILE)]
+        argv = [*argv, "--conf-file", str(HYPERPARAMS_FILE)]
+    chose_output = any(arg in ("-P", "--progress", "--verbose") or arg.startswith("--verbose=") for arg in argv)
+    if interactive and not chose_output:
+        argv = [*argv, "--progress"]
     return argv
 
 
@@ -270,7 +277,7 @@ def run(script: str, argv: list[str] | None = None, prog: str | None = None) -> 
             print(tuning_parser(prog).format_help().split("\n\n", 1)[-1])
         options, argv = split_tuning_options(argv, prog)
         manager = zoo_experiment_manager(options)
-        argv = with_default_config(argv)
+        argv = with_default_config(argv, interactive=sys.stdout.isatty())
         conf_file = _option(argv, "-conf", "--conf-file")
         if conf_file is not None:
             check_conf_file(conf_file)
