@@ -10,7 +10,8 @@ from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from gym_pgtoy.slippery_hill import LEFT, MAX_EPISODE_STEPS, RIGHT, SlipperyHillEnv, frame_shape
+from gym_pgtoy.rendering import frame_shape
+from gym_pgtoy.slippery_hill import LEFT, MAX_EPISODE_STEPS, RIGHT, SlipperyHillEnv
 from gym_pgtoy.validation import check_integer
 
 MAX_NUM_ENVS = 1_000_000
@@ -84,7 +85,7 @@ class SlipperyHillVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     `num_envs=1`: the number of copies, an integer in [1, 1_000_000] (`MAX_NUM_ENVS`). With a
     `render_mode`, the frames of all copies together must fit in 1 GiB (`MAX_RENDER_BYTES`): an
     `"rgb_array"` frame takes `64 x 32 (H + 3) x 3` bytes from a hill of 12 cells on (shorter hills are drawn
-    larger, see `gym_pgtoy.slippery_hill.frame_shape`), an `"ansi"` one about `12 (H + 3)`.
+    larger, see `gym_pgtoy.rendering.frame_shape`), an `"ansi"` one about `12 (H + 3)`.
 
     `max_episode_steps=None`: the time limit of each copy, an integer in [1, 100_000]
     (`MAX_EPISODE_STEPS`), or `None` for none.

@@ -13,7 +13,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import gym_pgtoy
-from gym_pgtoy import LEFT, RIGHT, SlipperyHillEnv, slippery_hill
+from gym_pgtoy import LEFT, RIGHT, SlipperyHillEnv, rendering
 from gym_pgtoy.slippery_hill import MAX_EPISODE_STEPS, MAX_HILL_LENGTH
 
 gym.register_envs(gym_pgtoy)
@@ -264,13 +264,13 @@ def colour_mask(image, colour):
 
 def robot_cell(image, cells):
     """The cell under the middle of the robot's blue body."""
-    columns = np.nonzero(colour_mask(image, slippery_hill.ROBOT).any(axis=0))[0]
+    columns = np.nonzero(colour_mask(image, rendering.ROBOT).any(axis=0))[0]
     return int(columns.mean() // (image.shape[1] // cells))
 
 
 def arrow_direction(image):
     """None without an arrow; else LEFT or RIGHT, the side of its head (the arrow's tallest column)."""
-    mask = colour_mask(image, slippery_hill.ARROW)
+    mask = colour_mask(image, rendering.ARROW)
     if not mask.any():
         return None
     heights = mask.sum(axis=0)
@@ -288,7 +288,7 @@ def test_render_rgb_array():
     cell_width = first.shape[1] // 6
 
     def diamond_on_the_hillside(image):
-        return int(colour_mask(image[:, cell_width : 2 * cell_width], slippery_hill.DIAMOND).sum())
+        return int(colour_mask(image[:, cell_width : 2 * cell_width], rendering.DIAMOND).sum())
 
     assert diamond_on_the_hillside(first) > 0 and robot_cell(first, 6) == 4 and arrow_direction(first) is None
     frames = []
@@ -298,9 +298,9 @@ def test_render_rgb_array():
     assert [robot_cell(frame, 6) for frame in frames] == [3, 2, 1]
     assert [arrow_direction(frame) for frame in frames] == [LEFT] * 3
     carried = frames[-1]  # picked up: the diamond is on the robot's body, in the robot's cell
-    assert colour_mask(carried, slippery_hill.DIAMOND).any()
-    robot_columns = np.nonzero(colour_mask(carried, slippery_hill.ROBOT).any(axis=0))[0]
-    diamond_columns = np.nonzero(colour_mask(carried, slippery_hill.DIAMOND).any(axis=0))[0]
+    assert colour_mask(carried, rendering.DIAMOND).any()
+    robot_columns = np.nonzero(colour_mask(carried, rendering.ROBOT).any(axis=0))[0]
+    diamond_columns = np.nonzero(colour_mask(carried, rendering.DIAMOND).any(axis=0))[0]
     assert robot_columns.min() < diamond_columns.min() and diamond_columns.max() < robot_columns.max()
     env.step(RIGHT)
     assert arrow_direction(env.render()) == RIGHT
@@ -326,11 +326,11 @@ def test_rgb_frames_are_at_least_480_pixels_wide(hill_length):
     env = gym.make("SlipperyHill-v0", hill_length=hill_length, render_mode="rgb_array")
     env.reset(seed=0)
     frame = env.render()
-    assert frame.shape == slippery_hill.frame_shape(hill_length)
+    assert frame.shape == rendering.frame_shape(hill_length)
     height, width, _ = frame.shape
     assert width >= 480 and width % (hill_length + 3) == 0 and height % 2 == 0 and width % 2 == 0
     # no larger than it needs to be: one scale step smaller would be narrower than 480 pixels
-    scale = slippery_hill.frame_scale(hill_length)
+    scale = rendering.frame_scale(hill_length)
     assert scale == 1 or (scale - 1) * width // scale < 480
     assert 0 < env.metadata["render_fps"] <= 4  # a move at a time, slow enough to follow
 
