@@ -15,7 +15,8 @@ from optuna.storages import JournalStorage, RDBStorage
 from gym_pgtoy import exact
 from reinforce_sb3 import REINFORCE
 from reinforce_sb3.zoo import cli, run, split_tuning_options, zoo_experiment_manager
-from reinforce_sb3.zoo.tuning import MultiSeedExperimentManager, TuningOptions, make_storage, robust_score
+from reinforce_sb3.zoo.study import TuningOptions, make_storage, robust_score
+from reinforce_sb3.zoo.tuning import MultiSeedExperimentManager
 
 
 def test_robust_score_is_the_mean_minus_one_standard_error():

@@ -45,7 +45,7 @@ from torch import nn
 from gym_pgtoy.cli import int_at_least, run_cli
 
 if TYPE_CHECKING:
-    from reinforce_sb3.zoo.tuning import TuningOptions
+    from reinforce_sb3.zoo.study import TuningOptions
 
 HYPERPARAMS_FILE = Path(__file__).parent / "hyperparams" / "reinforce.yml"
 
@@ -224,7 +224,7 @@ def split_tuning_options(argv: list[str], prog: str | None = None) -> tuple[Tuni
 
     :raises ValueError: if one of them is given without ``-optimize``
     """
-    from reinforce_sb3.zoo.tuning import TuningOptions
+    from reinforce_sb3.zoo.study import TuningOptions
 
     known, rest = tuning_parser(prog).parse_known_args(argv)
     given = {name: value for name, value in vars(known).items() if value is not None}
