@@ -125,7 +125,7 @@ def fit_value_baseline(
     optimizer = th.optim.Adam(value_parameters, lr=learning_rate)
     with th.enable_grad():
         for _ in range(steps):
-            loss = F.mse_loss(clone.predict_values(observations).flatten(), returns)  # type: ignore[operator]
+            loss = F.mse_loss(clone.predict_values(observations).flatten(), returns)  # type: ignore[operator]  # a policy with a value network
             optimizer.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it untyped
             optimizer.step()

@@ -124,7 +124,7 @@ class EpisodeCollector:
         active: np.ndarray,
     ) -> None:
         """Record one step of the envs (``obs``: what the actions were chosen on) and update the batch."""
-        self.buffer.add(obs, actions, rewards, episode_starts, dones, self.in_batch & active)  # type: ignore[arg-type]
+        self.buffer.add(obs, actions, rewards, episode_starts, dones, self.in_batch & active)  # type: ignore[arg-type]  # no Tuple observations
         self.steps_taken += int(np.count_nonzero(active))
         if dones.any():  # most steps end no episode
             self.n_done += int(np.count_nonzero(dones & self.in_batch))
