@@ -191,7 +191,9 @@ def test_limits_table_states_the_constants():
 
 def _figure_commands() -> list[str]:
     """The commands of ``make figures``, as the docs write them (``python ...``)."""
-    recipe = subprocess.run(["make", "-n", "figures"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    recipe = subprocess.run(
+        ["make", "--no-print-directory", "-n", "figures"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     return [re.sub(r"^\S*python ", "python ", line.strip()) for line in recipe.splitlines() if "python" in line]
 
 

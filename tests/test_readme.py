@@ -131,7 +131,7 @@ def run_shell_command(command: str, cwd: Path) -> subprocess.CompletedProcess[st
     words = shlex.split(command)
     if words[:1] == ["make"]:
         target = words[1] if len(words) > 1 else ""
-        recipe = _run(["make", "-n", target], ROOT).stdout.strip().splitlines()
+        recipe = _run(["make", "--no-print-directory", "-n", target], ROOT).stdout.strip().splitlines()
         if target == "train":  # run its command (the last line of the recipe) with a small budget
             script = shlex.split(recipe[-1])
             assert script[0].endswith("python") and script[1:] == ["examples/train_pgtoy.py"], recipe
