@@ -32,7 +32,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from reinforce_sb3 import saving
 from reinforce_sb3.callbacks import StepCountingProgressBar
 from reinforce_sb3.policies import REINFORCEPolicy
-from reinforce_sb3.rollout import EpisodeCollector
+from reinforce_sb3.rollout import EpisodeCollector, can_pause
 from reinforce_sb3.validation import CheckedSchedule
 
 
@@ -100,15 +100,16 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
         # Switch to eval mode (this affects batch norm / dropout)
         self.policy.set_training_mode(False)
         collector = self.collector
+        pausable = can_pause(env)  # decided once: the VecEnv does not change during a collection
         callback.on_rollout_start()
         while not collector.complete and self.num_timesteps < total_timesteps:
-            active = collector.active(env, episode_starts)
+            active = collector.active(episode_starts, pausable)
             actions = collector.sample(self.policy, obs)
             # The log-probability is that of the Gaussian sample; the env receives it clipped.
             clipped_actions = actions
             if isinstance(self.action_space, spaces.Box):
                 clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
-            new_obs, rewards, dones, infos = collector.step(env, clipped_actions, active)
+            new_obs, rewards, dones, infos = collector.step(env, clipped_actions, active, pausable)
             self.num_timesteps += int(np.count_nonzero(active))
             self._update_info_buffer(infos, dones)
             collector.record(obs, actions, rewards, episode_starts, dones, active)

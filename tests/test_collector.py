@@ -115,8 +115,8 @@ def test_an_episode_running_when_the_batch_begins_finishes_unused(make_model):
     np.testing.assert_array_equal(collector.in_batch, [False, True, True])
     assert collector.n_started == 2 and not collector.complete
     # env 0 waits only once the batch has no place left for it: here it is full, so env 0 waits
-    np.testing.assert_array_equal(collector.active(env, np.array([False, True, True])), [False, True, True])
-    assert (collector.active(Lockstep(env), np.array([False, True, True])) == [True, True, True]).all()
+    np.testing.assert_array_equal(collector.active(np.array([False, True, True]), can_pause(env)), [False, True, True])
+    assert (collector.active(np.array([False, True, True]), can_pause(Lockstep(env))) == [True, True, True]).all()
 
     obs, one, step = np.zeros((3, 2), np.float32), np.ones(3), np.zeros(3, int)
     collector.record(obs, step, one, np.array([False, True, True]), np.array([True, False, False]), np.ones(3, bool))
@@ -132,7 +132,9 @@ def test_an_env_ending_an_unused_episode_joins_while_there_are_places(make_model
     env = DummyVecEnv([lambda: ScriptedRewardEnv([[1.0, 1.0]])] * 2)
     model, collector = collector_for(make_model, env, n_episodes=3)
     collector.start_batch(model.policy, np.array([False, True]))
-    np.testing.assert_array_equal(collector.active(env, np.array([False, True])), [True, True])  # a place is left
+    np.testing.assert_array_equal(
+        collector.active(np.array([False, True]), can_pause(env)), [True, True]
+    )  # a place is left
     obs, one, step = np.zeros((2, 2), np.float32), np.ones(2), np.zeros(2, int)
     collector.record(obs, step, one, np.array([False, True]), np.array([True, False]), np.ones(2, bool))
     assert collector.in_batch[0] and collector.n_started == 2
@@ -146,7 +148,7 @@ def test_a_paused_env_is_not_counted_as_a_step(make_model):
     env = DummyVecEnv([lambda: ScriptedRewardEnv([[1.0, 1.0]])] * 2)
     model, collector = collector_for(make_model, env, n_episodes=1)
     collector.start_batch(model.policy, np.array([True, True]))
-    active = collector.active(env, np.array([True, True]))
+    active = collector.active(np.array([True, True]), can_pause(env))
     np.testing.assert_array_equal(active, [True, False])  # env 1 has no episode in the batch: it waits
     assert can_pause(env)
     obs, one, step = np.zeros((2, 2), np.float32), np.ones(2), np.zeros(2, int)

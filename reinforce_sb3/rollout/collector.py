@@ -14,7 +14,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepR
 from reinforce_sb3.buffer import EpisodeBuffer
 from reinforce_sb3.policies import REINFORCEPolicy
 from reinforce_sb3.rollout.numpy_actor import ActionSampler, NumpyActor
-from reinforce_sb3.rollout.vec_step import can_pause, step_active
+from reinforce_sb3.rollout.vec_step import step_active
 
 
 class EpisodeCollector:
@@ -91,9 +91,9 @@ class EpisodeCollector:
         """The fraction of the env steps taken for this batch that are not in it."""
         return 1.0 - self.buffer.n_batch_steps / max(self.steps_taken, 1)
 
-    def active(self, env: VecEnv, episode_starts: np.ndarray) -> np.ndarray:
+    def active(self, episode_starts: np.ndarray, pausable: bool) -> np.ndarray:
         """The envs to step now: every env of a VecEnv that cannot pause; else those with something to do."""
-        if not can_pause(env):
+        if not pausable:
             return np.ones(self.n_envs, dtype=bool)
         return self.in_batch | (~episode_starts & (self.n_started < self.n_episodes))
 
@@ -108,11 +108,10 @@ class EpisodeCollector:
                 return actions
             return self.sampler.sample(policy.action_parameters(obs_tensor).cpu().numpy(), self.rng)
 
-    def step(self, env: VecEnv, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
-        """Step the ``active`` envs (all of them, for a VecEnv that cannot pause)."""
-        if can_pause(env):
-            return step_active(env, actions, active)
-        return env.step(actions)
+    @staticmethod
+    def step(env: VecEnv, actions: np.ndarray, active: np.ndarray, pausable: bool) -> VecEnvStepReturn:
+        """Step the ``active`` envs of a VecEnv that can pause (``pausable``), or every env of one that cannot."""
+        return step_active(env, actions, active) if pausable else env.step(actions)
 
     def record(
         self,
