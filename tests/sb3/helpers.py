@@ -6,6 +6,7 @@ from typing import Any
 
 import gymnasium as gym
 import torch as th
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.envs import IdentityEnv, IdentityEnvBox
 from stable_baselines3.common.monitor import Monitor
 
@@ -49,3 +50,14 @@ def same_parameters(model_a: Any, model_b: Any) -> bool:
     """Whether two models' policies hold bitwise equal parameters."""
     state_a, state_b = model_a.policy.state_dict(), model_b.policy.state_dict()
     return state_a.keys() == state_b.keys() and all(th.equal(state_a[k].cpu(), state_b[k].cpu()) for k in state_a)
+
+
+class StopAt(BaseCallback):
+    """Stops training at the ``n_calls``-th step (its ``on_step`` returns False there)."""
+
+    def __init__(self, n_calls: int) -> None:
+        super().__init__()
+        self.stop_at = n_calls
+
+    def _on_step(self) -> bool:
+        return self.n_calls < self.stop_at

@@ -28,7 +28,7 @@ from stable_baselines3.common.envs import BitFlippingEnv, IdentityEnv
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from reinforce_sb3 import REINFORCE
-from tests.sb3.helpers import EP_LENGTH, SMALL, CountingWrapper, select_env, strict_monitor
+from tests.sb3.helpers import EP_LENGTH, SMALL, CountingWrapper, StopAt, select_env, strict_monitor
 
 
 def short_pendulum() -> gym.Env:
@@ -125,15 +125,6 @@ def test_callbacks_can_cancel_runs(callback_false_value):
     model.learn(10, callback=alwaysfailcallback)
     assert alwaysfailcallback.n_calls == 1
     assert model.num_timesteps == 1
-
-
-class StopAt(BaseCallback):
-    def __init__(self, n_calls: int) -> None:
-        super().__init__()
-        self.stop_at = n_calls
-
-    def _on_step(self) -> bool:
-        return self.n_calls < self.stop_at
 
 
 # The issue, after SB3's test_callbacks_can_cancel_runs: a run cancelled mid-episode continues that episode at the

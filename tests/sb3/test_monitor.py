@@ -17,7 +17,6 @@ import numpy as np
 import pandas
 import pytest
 from stable_baselines3 import A2C
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.envs import IdentityEnvBox
 from stable_baselines3.common.monitor import LoadMonitorResultsError, Monitor, get_monitor_files, load_results
 from stable_baselines3.common.vec_env import (
@@ -31,7 +30,7 @@ from stable_baselines3.common.vec_env import (
 )
 
 from reinforce_sb3 import REINFORCE
-from tests.sb3.helpers import CountingWrapper, strict_monitor
+from tests.sb3.helpers import CountingWrapper, StopAt, strict_monitor
 
 
 # SB3 test_monitor.py::test_monitor
@@ -100,15 +99,6 @@ def test_monitor_load_results(tmp_path):
 
     results_size2 = len(load_results(tmp_path).index)
     assert results_size2 == (results_size1 + episode_count2)
-
-
-class StopAt(BaseCallback):
-    def __init__(self, n_calls: int) -> None:
-        super().__init__()
-        self.stop_at = n_calls
-
-    def _on_step(self) -> bool:
-        return self.n_calls < self.stop_at
 
 
 EP_LENGTHS = (7, 9, 11)
