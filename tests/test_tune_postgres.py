@@ -106,3 +106,47 @@ def test_two_workers_share_a_study_and_a_killed_worker_loses_nothing(database, t
     # A's finished trials are all still there, with their values.
     assert all(t.value is not None for t in by(a.pid, trials, TrialState.COMPLETE))
     assert os.path.getsize(next((tmp_path / "b" / "logs" / "reinforce").glob("report_PGToy-v0_*.csv"))) > 0
+
+
+def test_command_line_server_prints_its_url_and_deletes_itself_on_sigterm():
+    """``python -m reinforce_sb3.zoo.postgres``: one URL line on stdout, a working server, nothing left after kill."""
+    reason = postgres.unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    command = [sys.executable, "-m", "reinforce_sb3.zoo.postgres"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = process.stdout.readline().strip()
+        assert url.startswith("postgresql+psycopg://postgres@127.0.0.1:"), process.stderr.read()
+        study = optuna.create_study(study_name="cli", storage=url)
+        study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+        assert len(optuna.load_study(study_name="cli", storage=url).trials) == 2
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    assert not any(
+        f"-p {port} " in line
+        for line in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+    )
+
+
+def test_command_line_help_starts_no_server_and_bad_input_is_one_line(capsys):
+    with pytest.raises(SystemExit) as stop:
+        postgres.main(["--help"])
+    assert stop.value.code == 0
+    assert "throwaway PostgreSQL server" in capsys.readouterr().out
+    result = subprocess.run(
+        [sys.executable, "-c", "import runpy, shutil, sys; shutil.which = lambda name: None; "
+         "import glob; glob.glob = lambda pattern: []; sys.argv = ['x']; "
+         "runpy.run_module('reinforce_sb3.zoo.postgres', run_name='__main__')"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "python -m reinforce_sb3.zoo.postgres: error: RuntimeError: PostgreSQL's initdb is not installed "
+        "(Debian: apt-get install postgresql)"
+    ]
+    result = subprocess.run([sys.executable, "-m", "reinforce_sb3.zoo.postgres", "--port", "5"], capture_output=True,
+                            text=True)  # fmt: skip
+    assert result.returncode == 2 and "unrecognized arguments: --port 5" in result.stderr

@@ -12,6 +12,7 @@ deployment is one server that every worker machine can reach: see docs/tuning.md
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import glob
 import os
@@ -23,6 +24,10 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from gym_pgtoy.cli import run_cli
+
+PROG = "python -m reinforce_sb3.zoo.postgres"
 
 
 def find_program(name: str) -> str | None:
@@ -99,13 +104,20 @@ def throwaway_server() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def main() -> None:
-    """Start a server, print its URL and wait for Ctrl-C."""
+def main(argv: list[str] | None = None) -> None:
+    """Start a server, print its URL and wait for Ctrl-C (or SIGTERM), then stop and delete it."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Start a throwaway PostgreSQL server on 127.0.0.1, print its SQLAlchemy URL (for --storage) "
+        "and delete it on Ctrl-C.",
+    )
+    parser.parse_args(argv)
     with throwaway_server() as url:
         print(url, flush=True)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill: stop and delete the server too
         with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, PROG)
