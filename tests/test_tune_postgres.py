@@ -150,3 +150,25 @@ def test_command_line_help_starts_no_server_and_bad_input_is_one_line(capsys):
     result = subprocess.run([sys.executable, "-m", "reinforce_sb3.zoo.postgres", "--port", "5"], capture_output=True,
                             text=True)  # fmt: skip
     assert result.returncode == 2 and "unrecognized arguments: --port 5" in result.stderr
+
+
+def test_workers_started_together_on_an_empty_database_all_connect(database):
+    """optuna issue #1092: workers racing to create optuna's tables on a new database; the losers retry."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(database, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sqlalchemy.text("CREATE DATABASE race"))
+    engine.dispose()
+    url = database.rsplit("/", 1)[0] + "/race"
+    start = time.time() + 3  # every process imports first, then they all open the storage at once
+    code = (
+        "import time, optuna; from reinforce_sb3.zoo.study import make_storage; "
+        f"time.sleep(max(0, {start} - time.time())); "
+        f"storage = make_storage({url!r}, heartbeat_interval=60, trial_retries=1); "
+        "optuna.create_study(study_name='race', storage=storage, load_if_exists=True)"
+    )
+    processes = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    errors = [process.communicate(timeout=TIMEOUT)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0] * 4, errors
+    assert optuna.get_all_study_names(storage=url) == ["race"]

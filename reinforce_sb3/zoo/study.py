@@ -5,13 +5,17 @@ See :mod:`reinforce_sb3.zoo.tuning` for the experiment manager that runs such st
 
 from __future__ import annotations
 
+import random
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
+import sqlalchemy.exc
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
@@ -19,6 +23,7 @@ from optuna.trial import TrialState
 EVAL_SEED_OFFSET = 10_000  # evaluation envs of training seed s are seeded with s + this
 SCORES = ("final", "curve")
 STOP_ATTRIBUTE = "stop_workers"  # a study user attribute: when true, every worker stops after its current trial
+SCHEMA_ATTEMPTS = 5  # tries to open a database whose tables other workers may be creating
 COUNTED_STATES = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED)  # as the zoo counts --max-total-trials
 
 
@@ -97,16 +102,33 @@ def make_storage(storage: str | None, heartbeat_interval: int, trial_retries: in
         )
     engine_kwargs = {} if storage.startswith("sqlite") else {"pool_pre_ping": True}
     if heartbeat_interval == 0:
-        return RDBStorage(storage, engine_kwargs=engine_kwargs)
+        return _rdb_storage(storage, engine_kwargs=engine_kwargs)
     with warnings.catch_warnings():  # heartbeats are "experimental" in optuna 5; we rely on them deliberately
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         retry = RetryHeartbeatStaleTrialCallback(max_retry=trial_retries) if trial_retries else None
-        return RDBStorage(
+        return _rdb_storage(
             storage,
             engine_kwargs=engine_kwargs,
             heartbeat_interval=heartbeat_interval,
             heartbeat_stale_trial_callback=retry,
         )
+
+
+def _rdb_storage(url: str, **kwargs: Any) -> RDBStorage:
+    """
+    ``RDBStorage(url, **kwargs)``, retried while other workers are creating optuna's tables.
+
+    Workers started together on an empty database all try to create the tables, and all but one
+    fail ("duplicate key value violates unique constraint", "relation already exists": optuna
+    issue #1092, whose advice is to create the study first); a worker that loses the race waits a
+    moment and connects to the tables the winner made.
+    """
+    for _ in range(SCHEMA_ATTEMPTS - 1):
+        try:
+            return RDBStorage(url, **kwargs)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.OperationalError):
+            time.sleep(0.2 + random.random())
+    return RDBStorage(url, **kwargs)
 
 
 def stop_when_asked(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
