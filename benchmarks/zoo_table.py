@@ -9,6 +9,10 @@ the tree game also of the exact expected return of the final (stochastic) policy
 
     python -m benchmarks.zoo_table --envs PGToy-v0 CartPole-v1 --seeds 5 --jobs 2
     python -m benchmarks.zoo_table --envs CartPole-v1 --algos reinforce --seeds 10 --first-seed 100 --budget-scale 2
+    python -m benchmarks.zoo_table --envs Acrobot-v1 --algos reinforce --conf-file candidate.yml --first-seed 50
+
+``--conf-file`` measures REINFORCE with another hyperparameter file (a candidate from a study)
+instead of the shipped one; budgets come from that file.
 """
 
 from __future__ import annotations
@@ -31,14 +35,19 @@ from reinforce_sb3.zoo import HYPERPARAMS_FILE
 
 
 def train_and_evaluate(
-    algo: str, env_id: str, budget: int, seed: int, eval_episodes: int, folder: Path
+    algo: str, env_id: str, budget: int, seed: int, eval_episodes: int, folder: Path, conf_file: Path | None = None
 ) -> dict[str, Any]:
-    """One zoo training run in its own process, then the evaluation of its final model."""
+    """One zoo training run in its own process, then the evaluation of its final model.
+
+    :param conf_file: REINFORCE's hyperparameter file (default: the shipped one); other algorithms use the zoo's
+    """
     log_folder = folder / f"{algo}-{env_id}-{seed}"
     command = [
         sys.executable, "-m", "reinforce_sb3.zoo.train", "--algo", algo, "--env", env_id, "-n", str(budget),
         "--seed", str(seed), "-f", str(log_folder), "--eval-freq", "-1", "--num-threads", "1", "--verbose", "0",
     ]  # fmt: skip
+    if conf_file is not None and algo == "reinforce":
+        command += ["--conf-file", str(conf_file)]
     subprocess.run(command, check=True, capture_output=True, text=True)
     evaluate = [sys.executable, "-m", "benchmarks.zoo_table", "--evaluate", algo, env_id, str(log_folder), str(seed)]
     result = subprocess.run([*evaluate, str(eval_episodes)], check=True, capture_output=True, text=True)
@@ -78,18 +87,20 @@ def zoo_table(
     output: Path | None,
     first_seed: int = 0,
     budget_scale: float = 1.0,
+    conf_file: Path | None = None,
 ) -> str:
     """
     Train and evaluate every (env, algorithm, seed), ``jobs`` runs at a time; the table of their returns.
 
     :param seeds: how many seeds: ``first_seed .. first_seed + seeds - 1``
     :param budget_scale: train for this multiple of the entry's ``n_timesteps`` (2: does the policy stay good?)
+    :param conf_file: REINFORCE's hyperparameter file and the budgets (default: the shipped ``reinforce.yml``)
     """
-    hyperparams = yaml.safe_load(HYPERPARAMS_FILE.read_text())
+    hyperparams = yaml.safe_load((conf_file or HYPERPARAMS_FILE).read_text())
     envs = envs or list(hyperparams)
     with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(jobs) as pool:
         runs = [
-            pool.submit(train_and_evaluate, algo, env_id, budget, seed, eval_episodes, Path(folder))
+            pool.submit(train_and_evaluate, algo, env_id, budget, seed, eval_episodes, Path(folder), conf_file)
             for env_id in envs
             for budget in [int(budget_scale * float(hyperparams[env_id]["n_timesteps"]))]
             for algo in algos
@@ -128,13 +139,26 @@ def main(argv: list[str] | None = None) -> None:
     cli.add_argument("--eval-episodes", type=int_at_least(1), default=20)
     cli.add_argument("--algos", nargs="+", default=["reinforce", "a2c"])
     cli.add_argument("--output", type=Path, default=None, help="also append the results as JSON lines here")
+    cli.add_argument(
+        "--conf-file", type=Path, default=None, help="REINFORCE's hyperparameter file (default: the shipped one)"
+    )
     cli.add_argument("--evaluate", nargs=5, help=argparse.SUPPRESS)
     args = cli.parse_args(argv)
     if args.evaluate:
         algo, env_id, log_folder, seed, episodes = args.evaluate
         evaluate(algo, env_id, log_folder, int(seed), int(episodes))
         return
-    options = (args.eval_episodes, args.algos, args.output, args.first_seed, args.budget_scale)
+    conf_file = args.conf_file or HYPERPARAMS_FILE
+    try:
+        entries = yaml.safe_load(conf_file.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        cli.error(f"argument --conf-file: cannot read {conf_file}: {' '.join(str(error).split())}")
+    if not isinstance(entries, dict):
+        cli.error(f"argument --conf-file: {conf_file} does not map env ids to hyperparameters")
+    missing = [env_id for env_id in args.envs or () if env_id not in entries]
+    if missing:
+        cli.error(f"argument --envs: {', '.join(missing)} not in {conf_file} (entries: {', '.join(entries)})")
+    options = (args.eval_episodes, args.algos, args.output, args.first_seed, args.budget_scale, args.conf_file)
     report({"zoo": lambda: zoo_table(args.envs, args.seeds, args.jobs, *options)})
 
 

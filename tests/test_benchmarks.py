@@ -3,12 +3,13 @@
 Most sections run through their command line, so that the CLI, the machine line and the table are checked at once.
 """
 
+import json
 import math
 
 import pytest
 import torch as th
 
-from benchmarks import gpu, performance, scale, threads, throughput, time_to_solve, vector_env, waste
+from benchmarks import gpu, performance, scale, threads, throughput, time_to_solve, vector_env, waste, zoo_table
 
 
 def rows(markdown: str) -> list[list[str]]:
@@ -111,6 +112,8 @@ def test_performance_runs_the_chosen_sections_under_one_machine_line(capsys):
         (vector_env.main, ["--seconds", "0"], "--seconds"),
         (performance.main, ["--sections", "speed"], "--sections"),
         (time_to_solve.main, ["--eval-freq", "0"], "--eval-freq"),
+        (zoo_table.main, ["--envs", "Pong-v5"], "--envs"),
+        (zoo_table.main, ["--conf-file", "missing.yml"], "--conf-file"),
     ],
 )
 def test_bad_arguments_are_one_line_errors_naming_the_argument(main, argv, argument, capsys):
@@ -118,6 +121,17 @@ def test_bad_arguments_are_one_line_errors_naming_the_argument(main, argv, argum
         main(argv)
     assert exit_info.value.code == 2
     assert f"argument {argument}" in capsys.readouterr().err
+
+
+def test_zoo_table_measures_a_candidate_file_at_its_budget(tmp_path):
+    candidate = tmp_path / "candidate.yml"
+    candidate.write_text("PGToy-v0:\n  n_timesteps: 400\n  policy: 'MlpPolicy'\n  n_episodes: 4\n")
+    output = tmp_path / "runs.jsonl"
+    markdown = zoo_table.zoo_table(["PGToy-v0"], 1, 1, 5, ["reinforce"], output, 7, conf_file=candidate)
+    assert rows(markdown)[0][:3] == ["PGToy-v0", "400", "7-7"]
+    (run,) = [json.loads(line) for line in output.read_text().splitlines()]
+    assert run["budget"] == 400 and run["seed"] == 7 and 400 <= run["timesteps"] < 440  # whole batches of episodes
+    assert math.isfinite(run["exact"]) and run["exact"] <= 11  # the optimum is 11
 
 
 def test_time_to_solve_runs_and_reports_unsolved_runs():
