@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test test-fast lint type format
+.PHONY: install train test test-fast lint type format peers
 
 install: $(STAMP)
 
@@ -12,6 +12,17 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
 	touch $(STAMP)
+
+# Tianshou's REINFORCE, a peer of benchmarks.time_to_solve, in its own venv: in .venv, tianshou 2.0.1
+# would downgrade pandas and filelock (benchmarks/tianshou_peer.py)
+PEERS_VENV := .venv-peers
+
+peers: $(PEERS_VENV)/.installed
+
+$(PEERS_VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet -c constraints.txt torch==2.13.0 tianshou==2.0.1 -e .
+	touch $@
 
 train: $(STAMP)
 	$(BIN)/python examples/train_pgtoy.py

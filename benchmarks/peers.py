@@ -7,12 +7,21 @@ rate 1e-2, gamma 0.99, one episode per update, the episode's discounted returns-
 standardised (``(G - mean) / (std + eps)``), loss ``sum(-log pi(a_t|s_t) G_t)``. Like the example it
 never leaves training mode, so dropout is active whenever it acts, during evaluations too (its
 policy is the network with dropout). It runs on one CartPole-v1 env seeded with the run's seed.
+
+``tianshou``: Tianshou's ``Reinforce`` with the settings of Tianshou's own test
+(:mod:`benchmarks.tianshou_peer`). Tianshou would downgrade packages of the project's ``.venv``, so
+it runs in a subprocess with the Python of ``.venv-peers`` (``make peers`` creates it), which
+prints its row.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -23,6 +32,8 @@ from torch import nn
 from benchmarks.cartpole_zoo import ENV_ID, SolveJudge
 from benchmarks.common import TORCH_THREADS
 
+ROOT = Path(__file__).resolve().parents[1]
+PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"  # the environment of the peers that need their own
 PYTORCH_EXAMPLE = {"hidden": 128, "dropout": 0.6, "learning_rate": 1e-2, "gamma": 0.99, "episodes_per_update": 1}
 
 
@@ -91,18 +102,23 @@ def pytorch_example(seed: int, judge: SolveJudge, max_steps: int) -> dict[str, A
     return {"hyperparams": "published: " + ", ".join(f"{k} {v}" for k, v in PYTORCH_EXAMPLE.items()), "n_envs": 1}
 
 
-PEERS: dict[str, Callable[[int, SolveJudge, int], dict[str, Any]]] = {"pytorch_example": pytorch_example}
+def judged_run(
+    name: str,
+    train: Callable[[int, SolveJudge, int], dict[str, Any]],
+    seed: int,
+    eval_freq: int,
+    deterministic: bool,
+    max_steps: int,
+) -> dict[str, Any]:
+    """
+    Train with ``train(seed, judge, max_steps)`` (which returns the run's settings) under :class:`SolveJudge`.
 
-
-def run_peer(name: str, seed: int, eval_freq: int, deterministic: bool, max_steps: int) -> dict[str, Any]:
-    """One run of peer ``name`` judged by :class:`SolveJudge`: the same keys as ``time_to_solve.run``'s rows."""
-    if name not in PEERS:
-        raise ValueError(f"peer must be one of {', '.join(PEERS)}, got {name!r}")
-    th.set_num_threads(TORCH_THREADS)
+    :return: the run's row: the same keys as ``time_to_solve.run``'s rows
+    """
     judge = SolveJudge(eval_freq, max_steps, seed, deterministic)
     start = time.perf_counter()
     try:
-        settings = PEERS[name](seed, judge, max_steps)
+        settings = train(seed, judge, max_steps)
     finally:
         judge.finish()
     solved = judge.solved_at is not None
@@ -124,3 +140,44 @@ def run_peer(name: str, seed: int, eval_freq: int, deterministic: bool, max_step
         "wall_seconds": time.perf_counter() - start,
         "evaluations": judge.evaluations,
     }
+
+
+def tianshou(seed: int, eval_freq: int, deterministic: bool, max_steps: int) -> dict[str, Any]:
+    """
+    Run :mod:`benchmarks.tianshou_peer` with the Python of ``.venv-peers`` and return the row it prints.
+
+    Its ``wall_seconds`` leave out the start of that Python (imports included).
+
+    :raise RuntimeError: if ``.venv-peers`` is missing, or the run fails (its traceback is on stderr)
+    """
+    if not PEERS_PYTHON.exists():
+        raise RuntimeError('tianshou needs its own environment: run "make peers" first')
+    command = [str(PEERS_PYTHON), "-m", "benchmarks.tianshou_peer", "--seed", str(seed), "--eval-freq", str(eval_freq)]
+    command += ["--max-steps", str(max_steps), "--threads", str(TORCH_THREADS)]
+    if deterministic:
+        command.append("--deterministic")
+    result = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"the tianshou peer failed with exit status {result.returncode} (its error is on stderr)")
+    row: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+    row["evaluations"] = [tuple(evaluation) for evaluation in row["evaluations"]]  # as in-process rows have them
+    return row
+
+
+# name -> (seed, eval_freq, deterministic, max_steps) -> the run's row
+PEERS: dict[str, Callable[[int, int, bool, int], dict[str, Any]]] = {
+    "pytorch_example": functools.partial(judged_run, "pytorch_example", pytorch_example),
+    "tianshou": tianshou,
+}
+
+
+def run_peer(name: str, seed: int, eval_freq: int, deterministic: bool, max_steps: int) -> dict[str, Any]:
+    """One run of peer ``name`` judged by :class:`SolveJudge`, on :data:`TORCH_THREADS` torch threads (then reset)."""
+    if name not in PEERS:
+        raise ValueError(f"peer must be one of {', '.join(PEERS)}, got {name!r}")
+    threads = th.get_num_threads()
+    th.set_num_threads(TORCH_THREADS)
+    try:
+        return PEERS[name](seed, eval_freq, deterministic, max_steps)
+    finally:
+        th.set_num_threads(threads)

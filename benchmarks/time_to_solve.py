@@ -13,10 +13,11 @@ REINFORCE's. Runs go one after another with one torch thread, so the seconds com
 algorithms on one core; they still depend on the machine and on what else it runs.
 
 Peers (:mod:`benchmarks.peers`) run in their own loops under the same judge: ``pytorch_example``,
-PyTorch's example REINFORCE re-implemented from its published algorithm.
+PyTorch's example REINFORCE re-implemented from its published algorithm, and ``tianshou``,
+Tianshou's REINFORCE with its test's settings, in its own environment (``make peers`` first).
 
     python -m benchmarks.time_to_solve                       # seeds 0-4, reinforce a2c ppo
-    python -m benchmarks.time_to_solve --seeds 100 101 --algos reinforce ppo pytorch_example
+    python -m benchmarks.time_to_solve --seeds 100 101 --algos reinforce ppo pytorch_example tianshou
     python -m benchmarks.time_to_solve --seeds 0 --algos reinforce ppo --max-steps 20000 --eval-freq 5000
 """
 
@@ -35,7 +36,7 @@ import torch as th
 from benchmarks.cartpole_zoo import ENV_ID, EVAL_EPISODES, THRESHOLD, SolveCallback, make_model
 from benchmarks.common import TORCH_THREADS, run_benchmark, table
 from benchmarks.peers import PEERS, run_peer
-from gym_pgtoy.cli import int_at_least
+from gym_pgtoy.cli import int_at_least, run_cli
 from reinforce_sb3.zoo import HYPERPARAMS_FILE
 
 ALGOS = ("reinforce", "a2c", "ppo")
@@ -49,8 +50,8 @@ def run(algo: str, seed: int, eval_freq: int, deterministic: bool, max_steps: in
     ``learn()`` is always given the yml's ``n_timesteps`` (or ``max_steps`` if larger), so
     linear schedules decay as in the zoo; a smaller ``max_steps`` stops training early instead.
 
-    A peer of :mod:`benchmarks.peers` (``pytorch_example``) trains in its own loop, judged the same
-    way, for ``max_steps`` (default 100k).
+    A peer of :mod:`benchmarks.peers` (``pytorch_example``, ``tianshou``) trains in its own loop,
+    judged the same way, for ``max_steps`` (default 100k).
 
     :return: the run's figures; ``steps`` and ``seconds`` are None when it did not solve
     """
@@ -98,7 +99,7 @@ def time_to_solve(
     """
     Train every algorithm with every seed until it solves CartPole-v1, one run after another.
 
-    :param algos: zoo algorithm names ("reinforce", "a2c", "ppo") or peers ("pytorch_example")
+    :param algos: zoo algorithm names ("reinforce", "a2c", "ppo") or peers ("pytorch_example", "tianshou")
     :param seeds: training seeds
     :param eval_freq: environment steps (summed over the envs) between evaluations
     :param deterministic: whether evaluations play the most likely actions instead of sampling
@@ -202,4 +203,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m benchmarks.time_to_solve")  # an error (a peer's missing environment): one line
