@@ -142,6 +142,12 @@ def judged_run(
     }
 
 
+def check_environments(names: list[str]) -> None:
+    """Raise RuntimeError if a peer among ``names`` needs ``.venv-peers`` and it is missing (before any run starts)."""
+    if "tianshou" in names and not PEERS_PYTHON.exists():
+        raise RuntimeError('tianshou needs its own environment: run "make peers" first')
+
+
 def tianshou(seed: int, eval_freq: int, deterministic: bool, max_steps: int) -> dict[str, Any]:
     """
     Run :mod:`benchmarks.tianshou_peer` with the Python of ``.venv-peers`` and return the row it prints.
@@ -150,8 +156,7 @@ def tianshou(seed: int, eval_freq: int, deterministic: bool, max_steps: int) -> 
 
     :raise RuntimeError: if ``.venv-peers`` is missing, or the run fails (its traceback is on stderr)
     """
-    if not PEERS_PYTHON.exists():
-        raise RuntimeError('tianshou needs its own environment: run "make peers" first')
+    check_environments(["tianshou"])
     command = [str(PEERS_PYTHON), "-m", "benchmarks.tianshou_peer", "--seed", str(seed), "--eval-freq", str(eval_freq)]
     command += ["--max-steps", str(max_steps), "--threads", str(TORCH_THREADS)]
     if deterministic:

@@ -35,7 +35,7 @@ import torch as th
 
 from benchmarks.cartpole_zoo import ENV_ID, EVAL_EPISODES, THRESHOLD, SolveCallback, make_model
 from benchmarks.common import TORCH_THREADS, run_benchmark, table
-from benchmarks.peers import PEERS, run_peer
+from benchmarks.peers import PEERS, check_environments, run_peer
 from gym_pgtoy.cli import int_at_least, run_cli
 from reinforce_sb3.zoo import HYPERPARAMS_FILE
 
@@ -110,6 +110,7 @@ def time_to_solve(
         raise ValueError(f"eval_freq must be positive, got {eval_freq}")
     if max_steps is not None and max_steps <= 0:
         raise ValueError(f"max_steps must be positive, got {max_steps}")
+    check_environments(algos)
     return [run(algo, seed, eval_freq, deterministic, max_steps) for algo in algos for seed in seeds]
 
 

@@ -53,3 +53,12 @@ def test_tianshou_without_its_environment_says_how_to_make_it(monkeypatch, tmp_p
     monkeypatch.setattr(peers, "PEERS_PYTHON", tmp_path / "missing" / "python")
     with pytest.raises(RuntimeError, match='tianshou needs its own environment: run "make peers" first'):
         peers.run_peer("tianshou", seed=0, eval_freq=500, deterministic=False, max_steps=1000)
+
+
+def test_time_to_solve_refuses_a_missing_peer_environment_before_training_anything(monkeypatch, tmp_path):
+    from benchmarks import time_to_solve
+
+    monkeypatch.setattr(peers, "PEERS_PYTHON", tmp_path / "missing" / "python")
+    monkeypatch.setattr(time_to_solve, "run", lambda *args: pytest.fail("a run started"))
+    with pytest.raises(RuntimeError, match='run "make peers" first'):
+        time_to_solve.time_to_solve(["reinforce", "tianshou"], [0])
