@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import io
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
 import gymnasium as gym
@@ -148,7 +149,7 @@ class SolveCallback(BaseCallback):
         self.judge.finish()
 
 
-def make_model(algo: str, seed: int, log_folder: str) -> tuple[BaseAlgorithm, int, str]:
+def make_model(algo: str, seed: int, log_folder: str, conf_file: Path | None = None) -> tuple[BaseAlgorithm, int, str]:
     """
     The model as ``python -m rl_zoo3.train --algo ALGO --env CartPole-v1 --seed SEED`` builds it.
 
@@ -160,6 +161,7 @@ def make_model(algo: str, seed: int, log_folder: str) -> tuple[BaseAlgorithm, in
     :param algo: "reinforce", "a2c", "ppo" or another zoo algorithm
     :param seed: the training seed (the zoo seeds its envs with seed .. seed + n_envs - 1)
     :param log_folder: where the zoo writes its config and monitor files
+    :param conf_file: REINFORCE's hyperparameter file (default: the shipped one); other algorithms use the zoo's
     :return: the model, the yml's ``n_timesteps`` and the hyperparameter file used
     """
     import reinforce_sb3.zoo
@@ -167,7 +169,7 @@ def make_model(algo: str, seed: int, log_folder: str) -> tuple[BaseAlgorithm, in
     reinforce_sb3.zoo.register()
     from rl_zoo3.exp_manager import ExperimentManager
 
-    config = str(HYPERPARAMS_FILE) if algo == "reinforce" else None
+    config = str(conf_file or HYPERPARAMS_FILE) if algo == "reinforce" else None
     args = argparse.Namespace(algo=algo, env=ENV_ID, seed=seed, conf_file=config)
     manager = ExperimentManager(
         args, algo, ENV_ID, log_folder, eval_freq=-1, seed=seed, verbose=0, device="cpu", config=config

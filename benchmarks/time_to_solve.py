@@ -43,7 +43,9 @@ ALGOS = ("reinforce", "a2c", "ppo")
 PEER_BUDGET = 100_000  # steps for a peer without a zoo file (unless --max-steps)
 
 
-def run(algo: str, seed: int, eval_freq: int, deterministic: bool, max_steps: int | None) -> dict[str, Any]:
+def run(
+    algo: str, seed: int, eval_freq: int, deterministic: bool, max_steps: int | None, conf_file: Path | None = None
+) -> dict[str, Any]:
     """
     Train one model until it solves CartPole-v1 or its budget is spent.
 
@@ -62,7 +64,7 @@ def run(algo: str, seed: int, eval_freq: int, deterministic: bool, max_steps: in
 
     th.set_num_threads(TORCH_THREADS)
     with tempfile.TemporaryDirectory() as folder:
-        model, n_timesteps, config = make_model(algo, seed, folder)
+        model, n_timesteps, config = make_model(algo, seed, folder, conf_file)
         budget = n_timesteps if max_steps is None else max(n_timesteps, max_steps)
         schedules = (getattr(model, name, None) for name in ("learning_rate", "clip_range", "clip_range_vf"))
         if budget > n_timesteps and any(isinstance(schedule, SimpleLinearSchedule) for schedule in schedules):
@@ -74,6 +76,8 @@ def run(algo: str, seed: int, eval_freq: int, deterministic: bool, max_steps: in
     judge = callback.judge
     solved = judge.solved_at is not None
     source = "shipped" if Path(config).resolve() == HYPERPARAMS_FILE.resolve() else "zoo"
+    if algo == "reinforce" and source != "shipped":
+        source = "candidate"
     return {
         "algo": algo,
         "seed": seed,
@@ -94,7 +98,12 @@ def run(algo: str, seed: int, eval_freq: int, deterministic: bool, max_steps: in
 
 
 def time_to_solve(
-    algos: list[str], seeds: list[int], eval_freq: int = 2000, deterministic: bool = False, max_steps: int | None = None
+    algos: list[str],
+    seeds: list[int],
+    eval_freq: int = 2000,
+    deterministic: bool = False,
+    max_steps: int | None = None,
+    conf_file: Path | None = None,
 ) -> list[dict[str, Any]]:
     """
     Train every algorithm with every seed until it solves CartPole-v1, one run after another.
@@ -104,6 +113,7 @@ def time_to_solve(
     :param eval_freq: environment steps (summed over the envs) between evaluations
     :param deterministic: whether evaluations play the most likely actions instead of sampling
     :param max_steps: stop a run at this many steps (default: the yml's ``n_timesteps``)
+    :param conf_file: REINFORCE's hyperparameter file (default: the shipped ``reinforce.yml``)
     :return: one dict per run (see :func:`run`)
     """
     if eval_freq <= 0:
@@ -111,7 +121,7 @@ def time_to_solve(
     if max_steps is not None and max_steps <= 0:
         raise ValueError(f"max_steps must be positive, got {max_steps}")
     check_environments(algos)
-    return [run(algo, seed, eval_freq, deterministic, max_steps) for algo in algos for seed in seeds]
+    return [run(algo, seed, eval_freq, deterministic, max_steps, conf_file) for algo in algos for seed in seeds]
 
 
 def _median(values: list[float | None]) -> float:
@@ -169,13 +179,14 @@ def solve(
     deterministic: bool = False,
     max_steps: int | None = None,
     output: Path | None = None,
+    conf_file: Path | None = None,
 ) -> str:
     """
     Run :func:`time_to_solve` and describe its runs: what solved means, then :func:`format_table`.
 
     :param output: if given, also append the runs to this file as JSON lines
     """
-    rows = time_to_solve(algos, seeds, eval_freq, deterministic, max_steps)
+    rows = time_to_solve(algos, seeds, eval_freq, deterministic, max_steps, conf_file)
     if output:
         with output.open("a") as file:
             file.writelines(json.dumps(row) + "\n" for row in rows)
@@ -200,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         deterministic={"action": "store_true", "help": "evaluate greedy actions (default: sampled)"},
         max_steps={"type": int_at_least(1), "default": None, "help": "step cap per run (default: yml n_timesteps)"},
         output={"type": Path, "default": None, "help": "also append the runs as JSON lines here"},
+        conf_file={"type": Path, "default": None, "help": "REINFORCE's hyperparameter file (default: the shipped one)"},
     )
 
 

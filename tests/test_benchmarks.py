@@ -156,3 +156,11 @@ def test_one_host_to_device_copy_per_array_per_update_and_one_per_step():
     copies = gpu.count_copies(model, 2000)
     assert copies["update"] == 3.0
     assert copies["step"] == 1.0
+
+
+def test_time_to_solve_measures_a_candidate_file(tmp_path):
+    candidate = tmp_path / "candidate.yml"
+    candidate.write_text("CartPole-v1:\n  n_timesteps: 1000\n  policy: 'MlpPolicy'\n  n_episodes: 2\n")
+    (run,) = time_to_solve.time_to_solve(["reinforce"], [0], eval_freq=500, conf_file=candidate)
+    assert run["hyperparams"] == "candidate candidate.yml" and run["budget"] == 1000
+    assert [step for step, _ in run["evaluations"]] == [500, 1000]
