@@ -57,8 +57,9 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # redraw the pictures of the docs, then re-run the command of every table of results of docs/*.md
-# (docs/update_results.py; the Guide's baselines table is that of the baselines picture, drawn again there)
-figures: $(STAMP)
+# (docs/update_results.py; the Guide's baselines table is that of the baselines picture, drawn again there);
+# the time-to-solve table has Tianshou among the peers, hence .venv-peers. About an hour on 2 cores.
+figures: $(STAMP) peers
 	$(BIN)/python -m reinforce_sb3.analysis.plots tree --out docs/tree.png
 	$(BIN)/python -m reinforce_sb3.analysis.plots frames --optimal --out docs/frames.png
 	$(BIN)/python -m reinforce_sb3.analysis.plots curves --seeds 5 --timesteps 20000 --out docs/learning_curves.png
