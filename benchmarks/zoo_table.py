@@ -88,6 +88,7 @@ def zoo_table(
     first_seed: int = 0,
     budget_scale: float = 1.0,
     conf_file: Path | None = None,
+    per_seed: bool = False,
 ) -> str:
     """
     Train and evaluate every (env, algorithm, seed), ``jobs`` runs at a time; the table of their returns.
@@ -95,6 +96,7 @@ def zoo_table(
     :param seeds: how many seeds: ``first_seed .. first_seed + seeds - 1``
     :param budget_scale: train for this multiple of the entry's ``n_timesteps`` (2: does the policy stay good?)
     :param conf_file: REINFORCE's hyperparameter file and the budgets (default: the shipped ``reinforce.yml``)
+    :param per_seed: also give each algorithm's score per seed, in seed order
     """
     hyperparams = yaml.safe_load((conf_file or HYPERPARAMS_FILE).read_text())
     envs = envs or list(hyperparams)
@@ -121,9 +123,12 @@ def zoo_table(
                 exacts = np.array([r["exact"] for r in env_runs])
                 cell += f" (exact {exacts.mean():.3f} ± {exacts.std():.3f})"
             cells.append(cell)
+            if per_seed:
+                cells.append(", ".join(f"{mean:.1f}" for mean in means))
         budget = next(r["budget"] for r in results if r["env"] == env_id)
         rows.append([env_id, f"{budget:,}", f"{first_seed}-{first_seed + seeds - 1}", *cells])
-    return table(["task", "budget", "seeds", *algos], rows)
+    columns = [column for algo in algos for column in ([algo, f"{algo} per seed"] if per_seed else [algo])]
+    return table(["task", "budget", "seeds", *columns], rows)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -142,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     cli.add_argument(
         "--conf-file", type=Path, default=None, help="REINFORCE's hyperparameter file (default: the shipped one)"
     )
+    cli.add_argument("--per-seed", action="store_true", help="also give every seed's score")
     cli.add_argument("--evaluate", nargs=5, help=argparse.SUPPRESS)
     args = cli.parse_args(argv)
     if args.evaluate:
@@ -159,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     if missing:
         cli.error(f"argument --envs: {', '.join(missing)} not in {conf_file} (entries: {', '.join(entries)})")
     options = (args.eval_episodes, args.algos, args.output, args.first_seed, args.budget_scale, args.conf_file)
+    options += (args.per_seed,)
     report({"zoo": lambda: zoo_table(args.envs, args.seeds, args.jobs, *options)})
 
 
