@@ -165,3 +165,21 @@ def test_time_to_solve_measures_a_candidate_file(tmp_path):
     (run,) = time_to_solve.time_to_solve(["reinforce"], [0], eval_freq=500, conf_file=candidate)
     assert run["hyperparams"] == "candidate candidate.yml" and run["budget"] == 1000
     assert [step for step, _ in run["evaluations"]] == [500, 1000]
+
+
+def test_tune_workers_trials_are_the_shipped_cartpole_entry():
+    import yaml
+
+    from benchmarks import tune_workers
+    from reinforce_sb3.zoo import HYPERPARAMS_FILE, convert_reinforce_params
+
+    entry = yaml.safe_load(HYPERPARAMS_FILE.read_text())["CartPole-v1"]
+    converted = convert_reinforce_params(tune_workers.PARAMS)
+    policy_kwargs = converted.pop("policy_kwargs")
+    assert converted["gamma"] == pytest.approx(entry.pop("gamma"))
+    assert {key: value for key, value in converted.items() if key != "gamma"} == {
+        key: value for key, value in entry.items() if key not in ("n_timesteps", "policy", "policy_kwargs")
+    }
+    assert f"net_arch={policy_kwargs['net_arch']}" in entry["policy_kwargs"]
+    assert f"betas={policy_kwargs['optimizer_kwargs']['betas']}" in entry["policy_kwargs"]
+    assert f"activation_fn=nn.{policy_kwargs['activation_fn'].__name__}" in entry["policy_kwargs"]
