@@ -83,7 +83,8 @@ def test_two_workers_share_a_study_and_a_killed_worker_loses_nothing(database, t
         killed_at = time.time()
         a.wait()
         running = by(a.pid, trials, TrialState.RUNNING)[0]
-        # B marks the dead trial FAIL once its heartbeat is 2 s old, runs its parameters again and goes on.
+        # B marks the dead trial FAIL once its heartbeat is 2 s old (or, killed before its first heartbeat, once it has
+        # been 2 s without one), runs its parameters again and goes on.
         trials = trials_until(
             database,
             lambda ts: ts[running.number].state == TrialState.FAIL

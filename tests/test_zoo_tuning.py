@@ -84,6 +84,26 @@ def test_storages(tmp_path):
         make_storage("study.db", 60, 1)
 
 
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed_and_retried(tmp_path):
+    """Optuna alone never fails a running trial without a heartbeat: a worker killed just after starting one."""
+    import time
+
+    from optuna.distributions import FloatDistribution
+    from optuna.storages import fail_stale_trials
+    from optuna.trial import TrialState
+
+    study = optuna.create_study(storage=make_storage(f"sqlite:///{tmp_path / 'study.db'}", 1, 1), study_name="s")
+    zombie = study.ask({"x": FloatDistribution(0, 1)})  # RUNNING, and its worker never beats: it died
+    fail_stale_trials(study)  # seen for the first time
+    assert study.trials[zombie.number].state == TrialState.RUNNING
+    time.sleep(2.5)  # the grace period: twice the heartbeat interval
+    fail_stale_trials(study)
+    failed, retry = study.get_trials(deepcopy=False)
+    assert failed.state == TrialState.FAIL
+    assert retry.state == TrialState.WAITING and retry.params == zombie.params
+    assert retry.system_attrs["failed_trial"] == zombie.number
+
+
 def optimize(folder, *args, seed=1, study="pgtoy"):
     """A tiny multi-seed study of PGToy-v0 in a SQLite file of ``folder``; the study."""
     storage = f"sqlite:///{folder / 'study.db'}"

@@ -5,6 +5,7 @@ See :mod:`reinforce_sb3.zoo.tuning` for the experiment manager that runs such st
 
 from __future__ import annotations
 
+import datetime
 import random
 import time
 import warnings
@@ -16,7 +17,10 @@ from typing import Any
 import numpy as np
 import optuna
 import sqlalchemy.exc
+import sqlalchemy.orm
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages._rdb import models  # the tables, to find running trials without a heartbeat
+from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
@@ -114,6 +118,46 @@ def make_storage(storage: str | None, heartbeat_interval: int, trial_retries: in
         )
 
 
+class HeartbeatFromStartStorage(RDBStorage):
+    """
+    Optuna's RDB storage, whose stale-trial check also fails a trial that never got a heartbeat.
+
+    Optuna counts a running trial as stale once its last heartbeat is older than the grace period,
+    but a worker records the first heartbeat from a thread it starts after the trial is RUNNING: a
+    worker killed in between leaves a trial with no heartbeat, which optuna never fails nor retries.
+    This storage notes, by the database's clock, when it first sees a running trial without a
+    heartbeat, and counts it as stale once it has stayed without one for the grace period (a live
+    worker records its first heartbeat within milliseconds).
+    """
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self._first_seen_without_heartbeat: dict[int, datetime.datetime] = {}
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        stale = super()._get_stale_trial_ids(study_id)
+        assert self.heartbeat_interval is not None  # only called with heartbeats on
+        grace = datetime.timedelta(seconds=self.grace_period or 2 * self.heartbeat_interval)
+        with _create_scoped_session(self.scoped_session) as session:
+            database_now = session.execute(sqlalchemy.func.now()).scalar()
+            assert database_now is not None
+            now = database_now.replace(tzinfo=None)  # as optuna does: PostgreSQL's now() has a time zone
+            running = (
+                session.query(models.TrialModel)
+                .options(sqlalchemy.orm.selectinload(models.TrialModel.heartbeats))
+                .filter(models.TrialModel.state == TrialState.RUNNING, models.TrialModel.study_id == study_id)
+                .all()
+            )
+            without_heartbeat: set[int] = {int(trial.trial_id) for trial in running if not trial.heartbeats}
+        seen = self._first_seen_without_heartbeat
+        for trial_id in set(seen) - without_heartbeat:
+            del seen[trial_id]
+        for trial_id in sorted(without_heartbeat):
+            if now - seen.setdefault(trial_id, now) > grace:
+                stale.append(trial_id)
+        return stale
+
+
 def _rdb_storage(url: str, **kwargs: Any) -> RDBStorage:
     """
     ``RDBStorage(url, **kwargs)``, retried while other workers are creating optuna's tables.
@@ -125,10 +169,10 @@ def _rdb_storage(url: str, **kwargs: Any) -> RDBStorage:
     """
     for _ in range(SCHEMA_ATTEMPTS - 1):
         try:
-            return RDBStorage(url, **kwargs)
+            return HeartbeatFromStartStorage(url, **kwargs)
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.OperationalError):
             time.sleep(0.2 + random.random())
-    return RDBStorage(url, **kwargs)
+    return HeartbeatFromStartStorage(url, **kwargs)
 
 
 def stop_when_asked(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
