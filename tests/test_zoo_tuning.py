@@ -96,7 +96,7 @@ def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed_and_retr
     zombie = study.ask({"x": FloatDistribution(0, 1)})  # RUNNING, and its worker never beats: it died
     fail_stale_trials(study)  # seen for the first time
     assert study.trials[zombie.number].state == TrialState.RUNNING
-    time.sleep(2.5)  # the grace period: twice the heartbeat interval
+    time.sleep(3.5)  # the grace period (twice the heartbeat interval) and SQLite now()'s whole seconds
     fail_stale_trials(study)
     failed, retry = study.get_trials(deepcopy=False)
     assert failed.state == TrialState.FAIL
