@@ -75,9 +75,8 @@ def run(
         model.env.close()
     judge = callback.judge
     solved = judge.solved_at is not None
-    source = "shipped" if Path(config).resolve() == HYPERPARAMS_FILE.resolve() else "zoo"
-    if algo == "reinforce" and source != "shipped":
-        source = "candidate"
+    shipped = Path(config).resolve() == HYPERPARAMS_FILE.resolve()
+    source = "shipped" if shipped else "candidate" if algo == "reinforce" else "zoo"
     return {
         "algo": algo,
         "seed": seed,

@@ -164,9 +164,14 @@ def main(argv: list[str] | None = None) -> None:
     missing = [env_id for env_id in args.envs or () if env_id not in entries]
     if missing:
         cli.error(f"argument --envs: {', '.join(missing)} not in {conf_file} (entries: {', '.join(entries)})")
-    options = (args.eval_episodes, args.algos, args.output, args.first_seed, args.budget_scale, args.conf_file)
-    options += (args.per_seed,)
-    report({"zoo": lambda: zoo_table(args.envs, args.seeds, args.jobs, *options)})
+    options = {name: getattr(args, name) for name in ("first_seed", "budget_scale", "conf_file", "per_seed")}
+    report(
+        {
+            "zoo": lambda: zoo_table(
+                args.envs, args.seeds, args.jobs, args.eval_episodes, args.algos, args.output, **options
+            )
+        }
+    )
 
 
 if __name__ == "__main__":
