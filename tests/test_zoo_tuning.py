@@ -193,3 +193,25 @@ def test_a_study_can_ask_its_workers_to_stop(tmp_path, monkeypatch, capsys):
     assert "The study asks its workers to stop" in capsys.readouterr().out
     study.set_user_attr("stop_workers", False)
     assert len(optimize(tmp_path, "--n-trials", "2", "--n-seeds", "1", seed=3).trials) == 3
+
+
+def test_a_late_worker_whose_trial_another_failed_goes_on_with_the_next(tmp_path, monkeypatch):
+    """Another worker may fail a live trial whose heartbeat came late, and queue it again: this one keeps working."""
+    from optuna.trial import TrialState
+
+    monkeypatch.chdir(tmp_path)
+    train_seed = MultiSeedExperimentManager._train_seed
+    failed_by_another = []
+
+    def train_seed_of_a_late_worker(self, trial, *args, **kwargs):
+        if not failed_by_another:  # as fail_stale_trials in another worker does, while this one trains
+            trial.study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            failed_by_another.append(trial.number)
+        return train_seed(self, trial, *args, **kwargs)
+
+    monkeypatch.setattr(MultiSeedExperimentManager, "_train_seed", train_seed_of_a_late_worker)
+    study = optimize(tmp_path, "--n-trials", "2", "--n-seeds", "1")
+    assert failed_by_another == [0]
+    assert [trial.state for trial in study.trials] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert "seed_scores" not in study.trials[0].user_attrs  # its evaluation found the trial failed and stopped it
+    assert list((tmp_path / "logs" / "reinforce").glob("report_PGToy-v0_*.csv"))  # the worker ended normally

@@ -22,10 +22,12 @@ one machine, ``postgresql+psycopg://user@host/db`` for many) or a ``.log`` journ
 zoo. A URL gets an :class:`optuna.storages.RDBStorage` with heartbeats: a worker that dies
 mid-trial (killed, out of memory, machine lost) stops beating, the next trial any worker starts
 marks the dead trial FAIL, and :class:`optuna.storages.RetryHeartbeatStaleTrialCallback` queues its
-parameters again, so the study loses nothing. (The zoo passes ``--storage`` to optuna as a string,
-which gives no heartbeat; that is why :meth:`MultiSeedExperimentManager.hyperparameters_optimization`
-creates the study itself.) Setting the study's user attribute ``stop_workers`` stops every worker
-after its current trial (:func:`stop_when_asked`).
+parameters again, so the study loses nothing. A worker that was only late (its trial failed by
+another while it still ran) leaves that trial to its retry and goes on. (The zoo passes
+``--storage`` to optuna as a string, which gives no heartbeat; that is why
+:meth:`MultiSeedExperimentManager.hyperparameters_optimization` creates the study itself.) Setting
+the study's user attribute ``stop_workers`` stops every worker after its current trial
+(:func:`stop_when_asked`).
 """
 
 from __future__ import annotations
@@ -283,15 +285,64 @@ class MultiSeedExperimentManager(ExperimentManager):
         self._report(study)
 
     def _optimize(self, study: optuna.Study) -> None:
-        """Run ``--n-trials`` trials, or until the study holds ``--max-total-trials``, or until asked to stop."""
+        """
+        Run ``--n-trials`` trials, or until the study holds ``--max-total-trials``, or until asked to stop.
+
+        A worker whose heartbeat came later than the grace period (a stalled machine, a slow database)
+        may find its running trial failed by another worker, which has queued its parameters again;
+        optuna's loop then raises as it records the trial, and this worker goes on with the trials it
+        has left instead of dying.
+        """
         callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = [stop_when_asked]
-        n_trials: int | None = self.n_trials
         if self.max_total_trials is not None:
-            if len(study.get_trials(states=COUNTED_STATES)) >= self.max_total_trials:
-                return
             callbacks.append(MaxTrialsCallback(self.max_total_trials, states=COUNTED_STATES))
-            n_trials = None
-        study.optimize(self.objective, n_jobs=self.n_jobs, n_trials=n_trials, callbacks=callbacks, gc_after_trial=True)
+        started: list[int] = []  # the ids of the trials this worker started
+        failed_here: set[int] = set()  # ... and of those its objective failed itself
+        lost: set[int] = set()  # ... and of those another worker failed
+
+        def objective(trial: optuna.Trial) -> float:
+            started.append(trial._trial_id)
+            try:
+                return self.objective(trial)
+            except (optuna.TrialPruned, optuna.exceptions.UpdateFinishedTrialError):
+                raise
+            except BaseException:
+                failed_here.add(trial._trial_id)
+                raise
+
+        while True:
+            if self.max_total_trials is not None:
+                if len(study.get_trials(deepcopy=False, states=COUNTED_STATES)) >= self.max_total_trials:
+                    return
+            elif len(started) >= self.n_trials:
+                return
+            if started and study.user_attrs.get(STOP_ATTRIBUTE):
+                return
+            try:
+                study.optimize(
+                    objective,
+                    n_jobs=self.n_jobs,
+                    n_trials=None if self.max_total_trials is not None else self.n_trials - len(started),
+                    callbacks=callbacks,
+                    gc_after_trial=True,
+                )
+                return
+            except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
+                newly_lost = [
+                    trial_id
+                    for trial_id in started
+                    if trial_id not in failed_here | lost
+                    and study._storage.get_trial(trial_id).state == TrialState.FAIL
+                ]
+                if not newly_lost:
+                    raise
+            lost.update(newly_lost)
+            numbers = ", ".join(str(study._storage.get_trial(trial_id).number) for trial_id in newly_lost)
+            print(
+                f"Trial {numbers} was failed by another worker while this one ran it (its heartbeats came later "
+                "than the grace period); its parameters are queued again. Going on.",
+                file=sys.stderr,
+            )
 
     def _report(self, study: optuna.Study) -> None:
         """Print the best trial and write the zoo's report files (``report_*.csv`` and ``.pkl``)."""
