@@ -7,6 +7,7 @@ The tree game has a handful of trajectories, so every expectation in the derivat
 arrays of shape ``(n_states, 2)`` over the states in sorted order, ``[:, 0]`` left, ``[:, 1]`` right.
 
     python -m reinforce_sb3.analysis.theorem [step ...]    # every step when none is named
+    python -m reinforce_sb3.analysis.theorem --measured --n-episodes 32 --n-batches 200
 
 Each step prints the numbers of one section of docs/theorem.md: ``return`` (``J`` as a sum over
 trajectories), ``factor`` (``E[R grad log P]`` against ``E[R] E[grad log P]``), ``dynamics`` (the slip drops
@@ -14,7 +15,8 @@ out of ``grad log P(tau)``, not out of the gradient), ``sampling`` (the ``1/pi``
 frequency), ``baseline``, ``simplex`` (the rate of moving probability from left to right), ``softmax``
 (one logit by hand), ``loss`` (the surrogate loss of the walk-through's four episodes), ``discount``,
 ``reduction`` (sum or mean, normalised or not, exactly over every batch of 8 episodes) and ``gaussian``
-(the continuous variant). Only numpy and :mod:`gym_pgtoy` are used: no sampling, no seed.
+(the continuous variant). Only numpy and :mod:`gym_pgtoy` are used: no sampling, no seed. ``--measured``
+instead samples REINFORCE's defaults and their parts on a neural network (:func:`measured`: torch, SB3).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import gymnasium as gym
 import numpy as np
 
 from gym_pgtoy import exact
-from gym_pgtoy.cli import add_debug_flag, run_cli
+from gym_pgtoy.cli import add_debug_flag, int_at_least, run_cli
 from gym_pgtoy.policies import WALKTHROUGH_GAUSSIAN, WALKTHROUGH_POLICY
 from gym_pgtoy.slippery_hill import LEFT, RIGHT, SlipperyHillEnv, State
 
@@ -590,6 +592,40 @@ def _phi(z: float) -> float:
     return 0.5 * math.erfc(-z / math.sqrt(2.0))
 
 
+MEASURED_ESTIMATORS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("textbook: raw returns, sum / episodes", {}),
+    ("mean over steps", {"loss_reduction": "mean"}),
+    ("normalized returns", {"normalize_returns": True}),
+    (
+        "REINFORCE's defaults: normalized returns, mean over steps",
+        {"normalize_returns": True, "loss_reduction": "mean"},
+    ),
+    ("batch-mean baseline", {"baseline": "mean"}),
+    ("batch-mean baseline and normalized returns", {"baseline": "mean", "normalize_returns": True}),
+)
+"""The estimators :func:`measured` compares: the textbook one, REINFORCE's defaults and their parts."""
+
+
+def measured(n_episodes: int = 32, n_batches: int = 200, seed: int = 0) -> str:
+    """Sampled estimates of REINFORCE's defaults and their parts beside the exact gradient, on a neural network.
+
+    The policy is the diagnostics' untrained one (REINFORCE's MlpPolicy with PyTorch's default initialisation,
+    ``seed``) on PGToy-v0; the gradient is that of the undiscounted expected return (``gamma = 1``). Uses
+    :func:`reinforce_sb3.analysis.diagnostics.compare_estimators` (torch and SB3 are imported here only).
+    """
+    from reinforce_sb3 import REINFORCE
+    from reinforce_sb3.analysis.diagnostics import compare_estimators, format_table
+    from reinforce_sb3.analysis.estimators import Estimator
+
+    model = REINFORCE("MlpPolicy", "PGToy-v0", seed=seed, device="cpu", policy_kwargs={"ortho_init": False})
+    estimators = [Estimator(name, **options) for name, options in MEASURED_ESTIMATORS]
+    checks = compare_estimators(model, "PGToy-v0", n_episodes, n_batches, estimators, gamma=1.0, seed=seed)
+    return (
+        f"REINFORCE's defaults and their parts on PGToy-v0 against the exact gradient (gamma = 1, seed {seed}):\n\n"
+        f"{format_table(checks)}"
+    )
+
+
 STEPS: dict[str, Callable[[], str]] = {
     "return": step_return,
     "factor": step_factor,
@@ -612,11 +648,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "steps", nargs="*", metavar="step", help=f"the steps to print: {', '.join(STEPS)} (default: all)"
     )
+    parser.add_argument(
+        "--measured",
+        action="store_true",
+        help="instead, sample REINFORCE's defaults and their parts on a neural network against the exact gradient",
+    )
+    parser.add_argument("--n-episodes", type=int_at_least(1), default=32, help="--measured: episodes per batch")
+    parser.add_argument("--n-batches", type=int_at_least(2), default=200, help="--measured: batches per estimator")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="--measured: seed of the policy and episodes")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     unknown = [name for name in args.steps if name not in STEPS]
     if unknown:
         parser.error(f"unknown step {unknown[0]!r}; the steps are {', '.join(STEPS)}")
+    if args.measured:
+        if args.steps:
+            parser.error("--measured prints its own table: name no step with it")
+        print(measured(args.n_episodes, args.n_batches, args.seed))
+        return
     for index, name in enumerate(args.steps or STEPS):
         if index:
             print()
