@@ -14,6 +14,7 @@ import inspect
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import warnings
 from pathlib import Path
@@ -265,3 +266,41 @@ def test_examples_finds_expected_messages(tmp_path):
     assert examples(page) == [("python", "f()\n", "ValueError: bad"), ("python", "g()\n", None)]
     assert matches("ValueError: at ... it is nan", "ValueError: at 0.42 it is nan")
     assert not matches("ValueError: at ... it is nan", "ValueError: at 0.42 it is inf")
+
+
+def _chromium() -> str | None:
+    """A headless-capable Chromium or Chrome on this machine, if any."""
+    return next(
+        (found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))), None
+    )
+
+
+def _without_code(html_text: str) -> str:
+    """``html_text`` without code, pre and KaTeX's annotation elements (which keep the TeX source on purpose)."""
+    return re.sub(r"<(code|pre|annotation|script)\b[^>]*>.*?</\1>", "", html_text, flags=re.S)
+
+
+def test_math_is_typeset_by_the_vendored_katex(tmp_path):
+    """In headless Chromium every math element of the theorem page becomes KaTeX, none fails, and no CDN is named."""
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    pytest.importorskip("mkdocs")
+    site = tmp_path / "site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    command = [PYTHON, "-m", "mkdocs", "build", "--site-dir", str(site)]
+    subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True)
+    for page in ("theorem", "questions", "reinforce"):
+        built = (site / page / "index.html").read_text()
+        n_math = built.count('class="arithmatex"')
+        assert n_math > 0, page
+        scripts = re.findall(r'<script[^>]*src="([^"]+)"', built) + re.findall(r'<link[^>]*href="([^"]+)"', built)
+        assert [s for s in scripts if "katex" in s] and not [s for s in scripts if "katex" in s and "//" in s], scripts
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", "--dump-dom"]
+        url = (site / page / "index.html").as_uri()
+        dom = subprocess.run([chromium, *flags, url], capture_output=True, text=True, timeout=120, check=True).stdout
+        typeset = dom.count('class="katex"')
+        assert typeset >= n_math, f"{page}: {typeset} KaTeX elements for {n_math} math elements"
+        assert "katex-error" not in dom, page
+        text = _without_code(dom)
+        assert "\\(" not in text and "\\[" not in text, f"{page}: raw TeX left on the page"
