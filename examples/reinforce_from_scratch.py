@@ -1,7 +1,11 @@
 """REINFORCE from scratch on the tree game (PGToy-v0): one file, gymnasium + numpy + torch, read top to bottom.
 
-The optimum expected return is 11 (left, right, right); "always right" earns 10. The library's update
-(``reinforce_sb3.REINFORCE``) is the same; tests/test_reinforce_from_scratch.py checks that the gradients agree.
+The optimum expected return is 11 (left, right, right); "always right" earns 10. Its update is that of
+``REINFORCE("MlpPolicy", "PGToy-v0", loss_reduction="episodes")``, and with ``--no-normalize-returns`` that of
+``REINFORCE(..., normalize_returns=False, loss_reduction="episodes")``, the textbook estimator: the same gamma
+(0.99, without gamma^t), episodes per batch, learning rate and optimizer (Adam) as the library's defaults.
+The library's default ``loss_reduction="mean"`` divides by the batch's steps instead of its episodes, a scale
+per batch. tests/test_reinforce_from_scratch.py checks that the gradients agree on the same batch.
 
     python examples/reinforce_from_scratch.py [--seed 1] [--total-timesteps 20000] [--no-normalize-returns]
 """
@@ -96,7 +100,11 @@ def normalize(returns: torch.Tensor) -> torch.Tensor:
 def update_loss(
     policy: Policy, obs: torch.Tensor, actions: torch.Tensor, returns: torch.Tensor, n_episodes: int
 ) -> torch.Tensor:
-    """REINFORCE: -sum_t log pi(a_t|s_t) * G_t / n_episodes; its gradient estimates -grad J (to descend)."""
+    """REINFORCE's surrogate loss, -sum_t log pi(a_t|s_t) * G_t / n_episodes: minus its gradient is the estimate.
+
+    With raw returns (--no-normalize-returns) and gamma = 1 that estimate is unbiased for grad J, the gradient of
+    the expected return; standardised returns rescale and re-centre it per batch. The minus is there to descend.
+    """
     log_prob = policy(obs).log_prob(actions)
     return -(log_prob * returns).sum() / n_episodes
 

@@ -1,6 +1,7 @@
-"""examples/reinforce_from_scratch.py computes the library's REINFORCE update, and runs and reports as a script."""
+"""examples/reinforce_from_scratch.py: the update of REINFORCE(..., loss_reduction="episodes"), and its script."""
 
 import importlib.util
+import inspect
 import re
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch as th
 
 from gym_pgtoy import exact
 from reinforce_sb3 import REINFORCE
-from reinforce_sb3.estimator import discounted_returns, reinforce_loss
+from reinforce_sb3.estimator import TensorBatch, discounted_returns, reinforce_loss
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "reinforce_from_scratch.py"
 HIDDEN = 16
@@ -36,11 +37,10 @@ def restore_torch_threads():
     th.set_num_threads(n_threads)
 
 
-def mirrored_policies(example, seed: int):
-    """The library's MlpPolicy (one-hot -> Linear/Tanh x2 -> Linear) and the example's Policy with its weights."""
-    model = REINFORCE(
-        "MlpPolicy", "PGToy-v0", normalize_returns=False, policy_kwargs=dict(net_arch=[HIDDEN, HIDDEN]), seed=seed
-    )
+def mirrored_policies(example, seed: int, **settings):
+    """A REINFORCE model made with ``settings`` (MlpPolicy: one-hot -> Linear/Tanh x2 -> Linear) and the
+    example's Policy with the same weights."""
+    model = REINFORCE("MlpPolicy", "PGToy-v0", policy_kwargs=dict(net_arch=[HIDDEN, HIDDEN]), seed=seed, **settings)
     library = model.policy.to("cpu")
     ours = example.Policy(library.observation_space.nvec, int(library.action_space.n), HIDDEN)
     theirs = [library.latent_net[0], library.latent_net[2], library.action_net]
@@ -49,7 +49,7 @@ def mirrored_policies(example, seed: int):
             mine.weight.copy_(their.weight + 0.3 * th.randn_like(their.weight))  # away from the near-uniform start
             their.weight.copy_(mine.weight)
             mine.bias.copy_(their.bias)
-    return library, ours, theirs
+    return model, ours, theirs
 
 
 def random_episodes(n_episodes: int, seed: int):
@@ -85,32 +85,72 @@ def test_reward_to_go_matches_the_library(example):
     np.testing.assert_allclose(ours, discounted_returns(rewards[:, None], dones[:, None], 0.9)[:, 0])
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize(
-    ("normalize_returns", "loss_reduction"), [(False, "episodes"), (False, "mean"), (True, "episodes")]
-)
-def test_gradient_equals_the_library(example, seed, normalize_returns, loss_reduction):
-    """The example's loss and the library's reinforce_loss give the same gradient on the same batch
-    ("mean" divides by the number of steps instead of the number of episodes: the gradient is rescaled)."""
+EQUIVALENT_SETTINGS = {
+    True: {"loss_reduction": "episodes"},  # the example's default: standardised returns
+    False: {"normalize_returns": False, "loss_reduction": "episodes"},  # --no-normalize-returns: the textbook estimator
+}
+"""The REINFORCE arguments whose update is the example's, for each value of its ``normalize_returns``."""
+
+
+def gradients(example, model, ours, theirs, normalize_returns: bool, seed: int):
+    """The example's gradient and the library's (REINFORCE's own options and loss) on one batch of episodes."""
     n_episodes = 12
-    library, ours, theirs = mirrored_policies(example, seed)
     observations, actions, rewards, dones = random_episodes(n_episodes, seed)
-    obs = th.as_tensor(observations)
-    acts = th.as_tensor(actions)
-    returns = th.as_tensor(discounted_returns(rewards[:, None], dones[:, None], 0.99)[:, 0], dtype=th.float32)
-    th.testing.assert_close(ours(obs).probs, library.get_distribution(obs).distribution.probs)
+    obs, acts = th.as_tensor(observations), th.as_tensor(actions)
+    th.testing.assert_close(ours(obs).probs, model.policy.get_distribution(obs).distribution.probs)
 
+    ends = np.flatnonzero(dones) + 1
+    gamma = example.Args().gamma
+    returns = th.tensor(
+        [g for episode in np.split(rewards, ends[:-1]) for g in example.reward_to_go(list(episode), gamma)]
+    )
     weights = example.normalize(returns) if normalize_returns else returns
-    example.update_loss(ours, obs, acts, weights, n_episodes).backward()
-    reinforce_loss(
-        library, obs, acts, returns, n_episodes, normalize_returns=normalize_returns, loss_reduction=loss_reduction
-    ).policy_loss.backward()
+    example.update_loss(ours, obs, acts, weights.float(), n_episodes).backward()
 
-    scale = len(actions) / n_episodes if loss_reduction == "mean" else 1.0
-    for mine, their in zip(ours.net[::2], theirs, strict=True):
-        assert mine.weight.grad.abs().max() > 1e-4  # a gradient worth comparing
-        th.testing.assert_close(mine.weight.grad, their.weight.grad * scale)
-        th.testing.assert_close(mine.bias.grad, their.bias.grad * scale)
+    starts = np.concatenate([[0], ends[:-1]])
+    batch = TensorBatch(
+        observations=obs,
+        actions=acts,
+        returns=th.as_tensor(discounted_returns(rewards[:, None], dones[:, None], model.gamma)[:, 0], dtype=th.float32),
+        episode_ids=th.as_tensor(np.repeat(np.arange(n_episodes), ends - starts)),
+        timesteps=th.as_tensor(np.concatenate([np.arange(n) for n in ends - starts])),
+        n_episodes=n_episodes,
+    )
+    reinforce_loss(model.policy, batch, model.estimator_options).policy_loss.backward()
+    mine = [t for layer in ours.net[::2] for t in (layer.weight.grad, layer.bias.grad)]
+    library = [t for layer in theirs for t in (layer.weight.grad, layer.bias.grad)]
+    return mine, library, len(actions) / n_episodes
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("normalize_returns", [True, False])
+def test_update_is_the_library_update_with_loss_reduction_episodes(example, seed, normalize_returns):
+    """The example (its normalize_returns either way) and REINFORCE with EQUIVALENT_SETTINGS: the same gradient."""
+    model, ours, theirs = mirrored_policies(example, seed, **EQUIVALENT_SETTINGS[normalize_returns])
+    mine, library, _ = gradients(example, model, ours, theirs, normalize_returns, seed)
+    for a, b in zip(mine, library, strict=True):
+        assert a.abs().max() > 1e-4  # a gradient worth comparing
+        th.testing.assert_close(a, b)
+
+
+def test_library_defaults_divide_by_steps_instead(example):
+    """REINFORCE's default loss_reduction="mean" is not the example's update: it divides by the batch's steps,
+    so its gradient is the example's times n_episodes / n_steps."""
+    model, ours, theirs = mirrored_policies(example, 0)  # the library's defaults
+    assert model.loss_reduction == "mean" and model.normalize_returns == example.Args().normalize_returns
+    mine, library, steps_per_episode = gradients(example, model, ours, theirs, True, 0)
+    assert steps_per_episode > 1.0
+    for a, b in zip(mine, library, strict=True):
+        assert not th.allclose(a, b)
+        th.testing.assert_close(a, b * steps_per_episode)
+
+
+def test_example_defaults_are_the_library_defaults(example):
+    """gamma, episodes per batch and learning rate: the example's defaults are REINFORCE's (Adam in both)."""
+    defaults = inspect.signature(REINFORCE.__init__).parameters
+    args = example.Args()
+    for name in ("gamma", "n_episodes", "learning_rate", "normalize_returns"):
+        assert getattr(args, name) == defaults[name].default, name
 
 
 def test_script_trains_and_prints_the_exact_return(example, capsys):
