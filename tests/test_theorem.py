@@ -373,3 +373,17 @@ def test_the_page_shows_what_the_steps_print():
     for args, output in blocks:
         expected = "\n\n".join(theorem.STEPS[name]() for name in args.split())
         assert output.strip() == expected.strip(), f"the block of {args!r} is out of date: run make figures"
+
+
+def test_measured_defaults_and_the_mean_baseline_that_does_nothing(capsys):
+    """--measured samples every estimator of MEASURED_ESTIMATORS; with normalized returns, baseline="mean" gives
+    exactly the rows of normalized returns alone (standardising subtracts the mean again)."""
+    theorem.main(["--measured", "--n-episodes", "4", "--n-batches", "3", "--seed", "1"])
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in capsys.readouterr().out.splitlines()}
+    for name, _ in theorem.MEASURED_ESTIMATORS:
+        assert name in rows, name
+    assert rows["batch-mean baseline and normalized returns"] == rows["normalized returns"]
+    assert rows["batch-mean baseline"] != rows["textbook: raw returns, sum / episodes"]
+    with pytest.raises(SystemExit):
+        theorem.cli(["--measured", "loss"])
+    assert "name no step with it" in capsys.readouterr().err
