@@ -285,8 +285,8 @@ def test_the_tree_shows_p_right_and_the_gaussians():
     figure = plot_tree(continuous())  # the walk-through as Gaussians of sigma 1
     assert figure.axes[0].get_title() == "Expected return 2.636 (exact, gamma=1)"
     texts = node_texts(figure)
-    assert any(t.startswith("(2, 1)  t=0\n") and "P(right) 0.30\nmu -0.52, sigma 1.00" in t for t in texts)
-    assert any(t.startswith("(1, 0)  t=1\n") and "P(right) 0.60\nmu +0.25, sigma 1.00" in t for t in texts)
+    assert any("\n(2, 1)  t=0\n" in t and "P(right) 0.30\nmu -0.52, sigma 1.00" in t for t in texts)
+    assert any("\n(1, 0)  t=1\n" in t and "P(right) 0.60\nmu +0.25, sigma 1.00" in t for t in texts)
 
     model = REINFORCE("MlpPolicy", continuous(), seed=0, device="cpu", policy_kwargs={"log_std_init": -0.7})
     (mu, sigma), *_ = gaussian_parameters(model, np.array([[2, 1]]))

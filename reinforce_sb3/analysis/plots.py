@@ -41,7 +41,7 @@ from gym_pgtoy import exact
 from gym_pgtoy.cli import add_debug_flag, int_at_least, run_cli
 from reinforce_sb3.analysis import figures
 from reinforce_sb3.analysis.cli import add_env_arguments, env_from_args, load_model, torch_device
-from reinforce_sb3.analysis.estimators import BASELINE_ESTIMATORS
+from reinforce_sb3.analysis.estimators import BASELINE_ESTIMATORS, ESTIMATORS, Estimator
 from reinforce_sb3.analysis.frames import play_episode as play_episode
 from reinforce_sb3.analysis.frames import plot_frames as plot_frames
 from reinforce_sb3.analysis.tree import MAX_TREE_NODES as MAX_TREE_NODES
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from reinforce_sb3.analysis.diagnostics import GradientCheck
-    from reinforce_sb3.analysis.estimators import Estimator
 
 PROG = "python -m reinforce_sb3.analysis.plots"
 
@@ -70,9 +69,10 @@ def plot_learning_curves(
     """
     Learning curves of the exact expected return, one per run, with the optimum drawn in.
 
-    Every run stays visible where runs coincide (on the optimum or the trap): each has its own colour, line
-    style and marker, its final return in its label, and a narrow panel on the right shows the final return
-    of each run side by side.
+    The steps run on a logarithmic axis (linear from 0 to the first update), so the first few thousand steps, where
+    the curves rise, take most of the width. Every run stays visible where runs coincide (on the optimum or the
+    trap): each has its own colour, line style and marker, its final return in its label, and a narrow panel on
+    the right shows the final return of each run side by side.
 
     :param curves: ``{label: (timesteps, exact expected returns)}``, e.g. from
         :class:`reinforce_sb3.analysis.learning.ExactReturnCallback`
@@ -101,7 +101,16 @@ def plot_learning_curves(
         axis.axhline(optimum, color="k", ls=(0, (6, 3)), lw=1, zorder=1, label=f"optimum {optimum:.3g}")
         if trap is not None:
             axis.axhline(trap, color="0.45", ls=(0, (1, 1.5)), lw=1.6, zorder=1, label=f"'always right' {trap:g}")
-    ax.set_xlabel("environment steps")
+    first = min((t for timesteps, _ in curves.values() for t in timesteps if t > 0), default=None)
+    if first is not None:
+        # linear up to the first update, logarithmic beyond: the start (step 0) stays on the axis
+        last = max(t for timesteps, _ in curves.values() for t in timesteps)
+        ax.set_xscale("symlog", linthresh=first, linscale=0.3)
+        powers = [10**k for k in range(int(np.ceil(np.log10(2 * first))), int(np.log10(last)) + 1)]
+        ax.set_xticks([0, *powers], ["0", *(f"{p:,}" for p in powers)])
+        ax.set_xlim(0, last)
+        ax.grid(True, which="major", axis="x", color="0.9", lw=0.8, zorder=0)
+    ax.set_xlabel("environment steps (log scale)")
     ax.set_ylabel("exact expected return")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="lower right", title="run: final return", title_fontsize=8)
@@ -113,34 +122,79 @@ def plot_learning_curves(
     return figures.save(figure, path)
 
 
+def _rescaled(estimator: Estimator) -> bool:
+    return estimator.normalize_returns or estimator.loss_reduction != "episodes"
+
+
+GRADIENT_ERROR_PANELS: dict[str, tuple[str, ...]] = {
+    "no baseline": tuple(e.name for e in ESTIMATORS if e.baseline == "none" and not _rescaled(e)),
+    "baselines": tuple(e.name for e in ESTIMATORS if e.baseline != "none" and not _rescaled(e)),
+    "rescaled returns or loss: the error stays": tuple(e.name for e in ESTIMATORS if _rescaled(e)),
+}
+"""The panels of :func:`plot_gradient_error`: a title, then the estimators drawn in it (:data:`ESTIMATORS`'s names).
+Each panel also shows the first estimator (the textbook one) in grey and the ``1/sqrt(n)`` slope."""
+
+
 def plot_gradient_error(
     errors: Mapping[str, tuple[Sequence[int], Sequence[float]]],
     path: str | Path | None = None,
-    title: str = "Error of one batch's gradient estimate",
+    title: str = "Error of one batch's gradient estimate against the exact gradient",
+    panels: Mapping[str, Sequence[str]] | None = None,
 ) -> Figure:
     """
-    Relative error of the gradient estimate against the number of episodes, one line per estimator.
+    Relative error of the gradient estimate against the number of episodes, one line per estimator, in panels.
+
+    Both axes are logarithmic, with a tick at every batch size measured. Each panel holds a few estimators, the
+    first estimator of ``errors`` (the reference, in grey, unless the panel holds it) and ``1/sqrt(n)`` through its
+    first point; estimators in no panel get a panel of their own.
 
     :param errors: ``{estimator name: (episodes per batch, mean relative error of one batch's estimate)}``
     :param path: where to save the PNG (optional)
     :param title: the figure's title
+    :param panels: ``{panel title: estimator names}`` (default :data:`GRADIENT_ERROR_PANELS`); names not in
+        ``errors`` are skipped, and so are panels left empty
     """
     if not errors:
         raise ValueError("errors must hold at least one estimator")
+    chosen = {
+        panel: [name for name in names if name in errors]
+        for panel, names in (GRADIENT_ERROR_PANELS if panels is None else panels).items()
+    }
+    chosen = {panel: names for panel, names in chosen.items() if names}
+    rest = [name for name in errors if not any(name in names for names in chosen.values())]
+    if rest:
+        chosen["other estimators"] = rest
     plt = figures.pyplot()
-    figure, ax = plt.subplots(figsize=(9.5, 4.5))
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    figure, axes = plt.subplots(1, len(chosen), figsize=(3.6 * len(chosen), 4.4), sharey=True, squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (name, (n_episodes, error)) in enumerate(errors.items()):
-        # estimators with the same gradient (the log-prob and ratio forms) lie on each other: each keeps its own
-        # colour, line style and hollow marker, so both show
-        ax.loglog(n_episodes, error, lw=1.2, ls=LINE_STYLES[i % len(LINE_STYLES)], marker=MARKERS[i % len(MARKERS)],
-                  ms=7, markerfacecolor="none", color=colours[i % len(colours)], label=name)  # fmt: skip
-    n = np.array(next(iter(errors.values()))[0], dtype=float)
-    ax.loglog(n, np.array(next(iter(errors.values()))[1])[0] * np.sqrt(n[0] / n), "k:", lw=1, label="1/sqrt(n)")
-    ax.set_xlabel("episodes per batch")
-    ax.set_ylabel("|estimate - exact| / |exact|")
-    ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the axes, off the lines
+    reference = next(iter(errors))
+    n_reference = np.array(errors[reference][0], dtype=float)
+    sizes = sorted({int(n) for n_episodes, _ in errors.values() for n in n_episodes})
+    for ax, (panel, names) in zip(axes[0], chosen.items(), strict=True):
+        if reference not in names:
+            ax.loglog(*errors[reference], color="0.7", lw=2.5, zorder=1, label=f"{reference} (reference)")
+        for i, name in enumerate(names):
+            # estimators with the same gradient (the log-prob and ratio forms) lie on each other: each keeps its
+            # own colour, line style and hollow marker, so both show
+            index = list(errors).index(name)
+            ax.loglog(*errors[name], lw=1.4, ls=LINE_STYLES[i % len(LINE_STYLES)], marker=MARKERS[index % len(MARKERS)],
+                      ms=8 - 1.5 * i, markerfacecolor="none", color=colours[index % len(colours)], zorder=3,
+                      label=name)  # fmt: skip
+        slope = errors[reference][1][0] * np.sqrt(n_reference[0] / n_reference)
+        ax.loglog(n_reference, slope, "k:", lw=1, zorder=2, label="1/sqrt(n)")
+        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.minorticks_off()
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.set_xlabel("episodes per batch, n")
+        ax.set_title(panel, fontsize=10)
+        ax.grid(True, color="0.92", lw=0.8, zorder=0)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2))  # under the panel, off the lines
+    axes[0][0].set_ylabel("|estimate - exact| / |exact|")
+    figure.suptitle(title)
+    figure.tight_layout()
     return figures.save(figure, path)
 
 
@@ -154,7 +208,6 @@ def gradient_errors(
 ) -> dict[str, tuple[list[int], list[float]]]:
     """For each estimator, the mean relative error of one batch's estimate at each batch size."""
     from reinforce_sb3.analysis.diagnostics import compare_estimators
-    from reinforce_sb3.analysis.estimators import ESTIMATORS
 
     estimators = ESTIMATORS if estimators is None else estimators
     errors: dict[str, tuple[list[int], list[float]]] = {e.name: ([], []) for e in estimators}
@@ -196,9 +249,10 @@ def plot_baselines(
     """
     Bias and variance of each estimator against the exact gradient, one bar per variant (discrete, continuous).
 
-    Left, the scale ``|average| / |exact|`` (1 unbiased; the batch mean's ``1 - 1/N`` drawn in); middle, the
-    relative error of the average estimate with its noise floor (a bar well above its mark is bias); right,
-    the noise of one batch's estimate (its variance over ``|average|^2``).
+    Three panels one under the other, with horizontal bars so that the estimators' names read level at page
+    width: the scale ``|average| / |exact|`` (1 unbiased; the batch mean's ``1 - 1/N`` drawn in); the relative
+    error of the average estimate with its noise floor (a bar well beyond its mark is bias); the noise of one
+    batch's estimate (its variance over ``|average|^2``).
 
     :param checks: ``{variant: checks}``, the same estimators in each, as :func:`baseline_checks` returns
     :param path: where to save the PNG (optional)
@@ -209,33 +263,43 @@ def plot_baselines(
     if not names or any([check.estimator.name for check in v] != names for v in variants):
         raise ValueError("checks must hold the same estimators, in the same order, for every variant (at least one)")
     plt = figures.pyplot()
-    figure, axes = plt.subplots(1, 3, figsize=(15, 5.2))
-    x, width = np.arange(len(names)), 0.8 / len(checks)
+    panel_height = 0.7 + 0.16 * len(names) * len(checks)  # inches: 0.16 per bar
+    figure, axes = plt.subplots(3, 1, figsize=(8.0, 0.5 + 3 * panel_height), layout="constrained")
+    y, height = np.arange(len(names)), 0.8 / len(checks)
     for i, (variant, variant_checks) in enumerate(checks.items()):
-        at = x + (i - (len(checks) - 1) / 2) * width
-        axes[0].bar(at, [c.scale for c in variant_checks], width, label=variant)
-        axes[1].bar(at, [c.relative_error for c in variant_checks], width, label=variant)
+        at = y + (i - (len(checks) - 1) / 2) * height
+        axes[0].barh(at, [c.scale for c in variant_checks], height, label=variant)
+        axes[1].barh(at, [c.relative_error for c in variant_checks], height, label=variant)
         floor_label = "noise floor" if i == 0 else None
-        axes[1].plot(at, [c.noise_floor for c in variant_checks], "k_", ms=14, mew=2, label=floor_label)
-        axes[2].bar(at, [c.relative_variance for c in variant_checks], width, label=variant)
+        axes[1].plot([c.noise_floor for c in variant_checks], at, "k|", ms=11, mew=2.2, label=floor_label)
+        axes[2].barh(at, [c.relative_variance for c in variant_checks], height, label=variant)
     n_episodes, n_batches = variants[0][0].n_episodes, len(variants[0][0].estimates)
-    axes[0].axhline(1.0, color="k", lw=0.8)
-    axes[0].axhline(1 - 1 / n_episodes, color="tab:red", ls=":", lw=1, label=f"1 - 1/N = {1 - 1 / n_episodes:g}")
-    axes[0].set_ylim(0.0, 1.25)
+    axes[0].axvline(1.0, color="k", lw=0.8)
+    axes[0].axvline(1 - 1 / n_episodes, color="tab:red", ls=":", lw=1.5, label=f"1 - 1/N = {1 - 1 / n_episodes:g}")
+    axes[0].set_xlim(0.0, 1.25)
     labels = (
-        ("scale |average| / |exact|", "linear"),
-        ("relative error of the average (log scale)", "log"),
-        ("noise of one batch (variance / |average|^2)", "linear"),
+        ("scale |average| / |exact| (1: as long as the exact gradient)", "linear"),
+        ("relative error of the average |average - exact| / |exact| (log scale)", "log"),
+        ("noise of one batch: variance / |average|^2", "linear"),
     )
-    for ax, (label, yscale) in zip(axes, labels, strict=True):
-        ax.set_xticks(x, names, rotation=35, ha="right", fontsize=8)
-        ax.set_yscale(yscale)
-        ax.set_title(label, fontsize=10)
-        ax.legend(fontsize=8, loc="upper center", ncol=3)
-    axes[1].set_ylim(top=5 * max(c.relative_error for v in variants for c in v))  # room for the legend
-    axes[2].set_ylim(0.0, 1.2 * max(c.relative_variance for v in variants for c in v))
-    figure.suptitle(title or f"Baselines against the exact gradient: {n_batches} batches of N = {n_episodes} episodes")
-    figure.tight_layout()
+    for ax, (label, xscale) in zip(axes, labels, strict=True):
+        ax.set_yticks(y, names, fontsize=10)
+        ax.invert_yaxis()  # the first estimator on top
+        ax.set_xscale(xscale)
+        ax.set_title(label, fontsize=11, loc="left")
+        ax.tick_params(axis="x", labelsize=10)
+        ax.grid(True, axis="x", color="0.9", lw=0.8)
+        ax.set_axisbelow(True)
+    handles = {}
+    for ax in axes:  # one legend for the three panels, under them
+        handles.update({label: handle for handle, label in zip(*ax.get_legend_handles_labels(), strict=True)})
+    figure.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=len(handles), fontsize=10)
+    axes[1].set_xlim(right=2 * max(c.relative_error for v in variants for c in v))
+    axes[2].set_xlim(0.0, 1.1 * max(c.relative_variance for v in variants for c in v))
+    figure.suptitle(
+        title or f"Baselines against the exact gradient: {n_batches} batches of N = {n_episodes} episodes",
+        fontsize=12,
+    )
     return figures.save(figure, path)
 
 

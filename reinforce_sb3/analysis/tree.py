@@ -1,8 +1,11 @@
 """The game tree of the walk-through, drawn for any policy (matplotlib, the ``plots`` extra).
 
-Decision nodes show the state, the time, the probability of reaching them and their value; on the
-continuous variant also P(right) and, for a Gaussian policy, its mean and sigma. Action edges show the
-action's probability, its Q-value and dJ/dpi = reach x Q; a dot splits a slippery step into its outcomes.
+Decision nodes show the state by its name in the walk-through (hilltop, hillside; the diamond there or
+taken) and as an observation, the time, the probability of reaching them, their value and the rate
+(left→right) at which J changes as probability moves from left to right there; on the continuous variant
+also P(right) and, for a Gaussian policy, its mean and sigma. Action edges show the action's probability,
+its Q-value and dJ/dpi = reach x Q; a dot splits a slippery step into its outcomes. A legend under the tree
+says what every mark means.
 """
 
 from __future__ import annotations
@@ -26,13 +29,39 @@ MAX_TREE_NODES = 400
 """The most nodes :func:`plot_tree` draws (PGToy-v0's whole tree has 19)."""
 
 
+def state_name(game: SlipperyHillEnv, state: State) -> str:
+    """The walk-through's name of ``state``: ``"hilltop, diamond there"``, ``"hillside, diamond taken"``,
+    ``"fire pit"``, ``"flag"``; on a hill of several cells the hillside cell is numbered from the bottom
+    (``"hillside 2, diamond there"``; the diamond lies on hillside 1)."""
+    cell, diamond = state
+    if cell == 0:
+        return "fire pit"
+    if cell == game.flag:
+        return "flag"
+    if cell == game.hill_length + 1:
+        place = "hilltop"
+    else:
+        place = "hillside" if game.hill_length == 1 else f"hillside {cell}"
+    return f"{place}, diamond {'there' if diamond else 'taken'}"
+
+
+def rate_towards_right(derivatives: np.ndarray) -> float:
+    """The rate (``left→right`` in the tree) at which J changes as probability moves from left to right in one
+    state (P(left) falls as P(right) rises, so the pair stays a distribution): ``dJ/dpi(right) - dJ/dpi(left)``.
+
+    The partial derivatives ``derivatives = (dJ/dpi(left), dJ/dpi(right))`` each hold the other probability
+    fixed; at the walk-through's start they are -0.52 and 10, so the rate is 10.52, not 10.
+    """
+    return float(derivatives[RIGHT] - derivatives[LEFT])
+
+
 class _Node:
     """A node of the drawn tree: a decision (state at time t), a chance node, or an end."""
 
     def __init__(self, label: str, reach: float, kind: str = "decision") -> None:
         self.label = label
         self.reach = reach
-        self.kind = kind  # "decision", "chance", "pit", "flag" or "end"
+        self.kind = kind  # "decision", "chance", "pit", "flag" or "end" (out of time, or below the depth drawn)
         self.children: list[tuple[str, _Node]] = []
         self.x = 0.0
         self.depth = 0
@@ -47,8 +76,10 @@ class _TreeBuilder:
         game: SlipperyHillEnv,
         depth: int,
         gaussians: Mapping[State, tuple[float, float]] | None,
+        gamma: float = 1.0,
     ) -> None:
         self.analysis, self.game, self.depth, self.gaussians = analysis, game, depth, gaussians
+        self.gamma = gamma
         self.horizon = len(analysis.reach)
         self.count = 0
 
@@ -73,22 +104,28 @@ class _TreeBuilder:
 
     def subtree(self, state: tuple[int, int], t: int, reach: float) -> _Node:
         """The subtree below ``state`` at time ``t``, reached with probability ``reach``."""
+        name = f"{state_name(self.game, state)}\n{state}  t={t}"
         if t >= self.horizon:
-            return self.node(f"{state}\nout of time", reach, "end")
+            return self.node(f"{name}\nout of time\nreach {reach:.3g}", reach, "end")
         if t >= self.depth:
-            return self.node(f"{state}\n...", reach, "end")
+            return self.node(f"{name}\nreach {reach:.3g}\n...", reach, "end")
         probs, q = self.analysis.policy[state], self.analysis.q_values[t][state]
-        node = self.node(f"{state}  t={t}\nreach {reach:.3g}\nV = {probs @ q:.3g}{self.action_text(state)}", reach)
+        # the walk-through's punchline: dJ/dpi(a|s) = P(reach s) * Q(s, a), discounted to the start
+        derivatives = self.gamma**t * reach * q
+        node = self.node(
+            f"{name}\nreach {reach:.3g}\nV = {probs @ q:.3g}\nleft→right {rate_towards_right(derivatives):+.4g}"
+            f"{self.action_text(state)}",
+            reach,
+        )
 
         def outcome(next_state: tuple[int, int], terminated: bool, child_reach: float) -> _Node:
             if terminated:
                 kind = "flag" if next_state[0] == self.game.flag else "pit"
-                return self.node(f"{kind}\nreach {child_reach:.3g}", child_reach, kind)
+                return self.node(f"{state_name(self.game, next_state)}\nreach {child_reach:.3g}", child_reach, kind)
             return self.subtree(next_state, t + 1, child_reach)
 
-        for action, name in ((LEFT, "left"), (RIGHT, "right")):
-            # the walk-through's punchline: dJ/dpi(a|s) = P(reach s) * Q(s, a)
-            edge = f"{name} {probs[action]:.2f}\nQ {q[action]:.3g}\ndJ/dpi {reach * q[action]:.3g}"
+        for action, action_name in ((LEFT, "left"), (RIGHT, "right")):
+            edge = f"{action_name} {probs[action]:.2f}\nQ {q[action]:.3g}\ndJ/dpi {derivatives[action]:.3g}"
             action_reach = reach * probs[action]
             transitions = self.game.P[state][action]
             if len(transitions) == 1:
@@ -166,7 +203,7 @@ def plot_tree(
         states = sorted(analysis.policy)
         parameters = gaussian_parameters(policy, np.array(states, dtype=np.int64))
         gaussians = None if parameters is None else dict(zip(states, parameters, strict=True))
-    root = _TreeBuilder(analysis, game, depth, gaussians).subtree(game.start_state, 0, 1.0)
+    root = _TreeBuilder(analysis, game, depth, gaussians, gamma).subtree(game.start_state, 0, 1.0)
     plt = figures.pyplot()
     _layout(root, 0, [0.0])
 
@@ -178,25 +215,91 @@ def plot_tree(
         stack.extend(child for _, child in node.children)
     width = max(node.x for node in nodes) + 1
     levels = max(node.depth for node in nodes) + 1
-    figure, ax = plt.subplots(figsize=(max(8.0, 2.0 * width), (2.4 if game.continuous else 1.9) * levels))
-    colours = {"pit": "#fde0dd", "flag": "#e5f5e0", "decision": "#f0f0f0", "end": "#f0f0f0"}
+    figure, ax = plt.subplots(figsize=(max(8.0, 2.0 * width), (2.5 if game.continuous else 2.1) * levels))
     for node in nodes:
         y = -node.depth
         for edge, child in node.children:
-            ax.plot([node.x, child.x], [y, -child.depth], color="0.6", lw=0.8 + 3 * child.reach, zorder=1)
+            ax.plot([node.x, child.x], [y, -child.depth], color="0.6", lw=_edge_width(child.reach), zorder=1)
             ax.text((node.x + child.x) / 2, (y - child.depth) / 2, edge, ha="center", va="center", fontsize=7,
-                    color="tab:blue", zorder=2, bbox=dict(fc="white", ec="none", alpha=0.85))  # fmt: skip
+                    color=EDGE_TEXT, zorder=2, bbox=dict(fc="white", ec="none", alpha=0.85))  # fmt: skip
         if node.kind == "chance":
-            ax.plot(node.x, y, "o", color="0.4", ms=6, zorder=3)
+            ax.plot(node.x, y, "o", color=CHANCE_DOT, ms=6, zorder=3)
         else:
             ax.text(node.x, y, node.label, ha="center", va="center", fontsize=7.5, zorder=3,
-                    bbox=dict(boxstyle="round", fc=colours[node.kind], ec="0.4"))  # fmt: skip
+                    bbox=dict(boxstyle="round", **NODE_STYLES[node.kind]))  # fmt: skip
     ax.set_xlim(-0.8, width - 0.2)
     ax.set_ylim(-levels + 0.5, 0.6)
     ax.axis("off")
     ax.set_title(title or f"Expected return {analysis.expected_return:.3f} (exact, gamma={gamma:g})")
+    _add_legend(ax, game, gamma)
     _widen_until_labels_are_apart(figure)
     return figures.save(figure, path)
+
+
+EDGE_TEXT = "tab:blue"
+CHANCE_DOT = "0.4"
+NODE_STYLES: dict[str, dict[str, Any]] = {
+    "decision": {"fc": "#f0f0f0", "ec": "0.4"},
+    "flag": {"fc": "#e5f5e0", "ec": "0.4"},
+    "pit": {"fc": "#fde0dd", "ec": "0.4"},
+    "end": {"fc": "white", "ec": "0.4", "ls": "--"},
+}
+"""The look of each kind of node's box: decisions grey, the flag green, the fire pit red, the ends by time dashed."""
+
+
+def _edge_width(reach: float) -> float:
+    """The line width of an edge into a node reached with probability ``reach``: 0.8 points, plus 3 at reach 1."""
+    return 0.8 + 3.0 * reach
+
+
+def legend_entries(game: SlipperyHillEnv, gamma: float = 1.0) -> list[tuple[str, str]]:
+    """What every mark of the tree means: ``(mark, meaning)`` pairs, the marks being ``"text"`` (a number's
+    name, as the tree writes it) or the kinds of lines, dots and boxes :func:`plot_tree` draws."""
+    discount = "" if gamma == 1.0 else f" x gamma^t (gamma={gamma:g})"
+    slip = f"up ({1 - game.slip_prob:.2f}) or slip ({game.slip_prob:.2f}) one cell down"
+    entries = [
+        ("text", "reach: probability that an episode passes through the node"),
+        ("text", "V: expected return from the node on = sum over actions of P(action) x Q"),
+        ("edge text", "left 0.70, right 0.30: the policy's probabilities of the actions"),
+        ("edge text", "Q = r + V': expected return after the action (V': of the next node, averaged over up and slip)"),
+        ("edge text", f"dJ/dpi: rate of J as this probability alone grows = reach x Q{discount}"),
+        ("text", "left→right: rate of J as P(right) grows and P(left) shrinks as much = dJ/dpi(right) - dJ/dpi(left)"),
+        ("edge text", "r: reward on entering the next state"),
+    ]
+    if game.continuous:
+        entries.append(("text", "P(right): P(action >= 0); mu, sigma: mean and standard deviation of the Gaussian"))
+    entries += [
+        ("edge", "edge width: probability that an episode takes the edge (this wide: 1)"),
+        ("chance", f"dot: the hill's chance, not the policy: {slip}"),
+        ("decision", "a decision: the state's name, its observation (cell, diamond) and the time t"),
+        ("flag", f"flag ({game.flag_reward:+g}): the episode ends"),
+        ("pit", f"fire pit ({game.pit_reward:+g}): the episode ends"),
+        ("end", "dashed: out of time (the time limit ends the episode), or not drawn deeper ('...')"),
+    ]
+    return entries
+
+
+def _add_legend(ax: Any, game: SlipperyHillEnv, gamma: float) -> None:
+    """The legend under the tree: one entry per number (no mark) and per kind of mark."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyBboxPatch
+
+    def handle(mark: str) -> Any:
+        if mark == "edge":
+            return Line2D([], [], color="0.6", lw=_edge_width(1.0))
+        if mark == "chance":
+            return Line2D([], [], ls="none", marker="o", color=CHANCE_DOT, ms=6)
+        if mark in NODE_STYLES:
+            return FancyBboxPatch((0, 0), 1, 1, boxstyle="round", **NODE_STYLES[mark])
+        return Line2D([], [], ls="none")  # a number: its name starts the entry, in the colour it has in the tree
+
+    entries = legend_entries(game, gamma)
+    legend = ax.legend([handle(mark) for mark, _ in entries], [meaning for _, meaning in entries],
+                       loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8, frameon=False,
+                       title="How to read the tree (exact numbers, no sampling)", title_fontsize=9,
+                       alignment="left", handlelength=2.0)  # fmt: skip
+    for text, (mark, _) in zip(legend.get_texts(), entries, strict=True):
+        text.set_color(EDGE_TEXT if mark == "edge text" else "black")
 
 
 def _label_boxes(figure: Figure) -> np.ndarray:
