@@ -38,4 +38,4 @@ def test_train_pgtoy_example_bad_flags_are_one_line(tmp_path, capsys, monkeypatc
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     prog = "python examples/train_pgtoy.py"
-    assert err == f"{prog}: error: ValueError: n_episodes must be an integer in [1, 1_000_000], got 0\n"
+    assert err == f"{prog}: error: ValueError: --hyperparams: n_episodes must be an integer in [1, 1_000_000], got 0\n"

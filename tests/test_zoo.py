@@ -15,9 +15,9 @@ from reinforce_sb3.zoo import HYPERPARAMS_FILE, convert_reinforce_params, run, s
 
 
 def zoo(script, *args, cwd, check=True):
-    """Run ``python -m reinforce_sb3.<script> *args`` in ``cwd``; return the completed process."""
+    """Run ``python -m reinforce_sb3.zoo.<script> *args`` in ``cwd``; return the completed process."""
     result = subprocess.run(
-        [sys.executable, "-m", f"reinforce_sb3.{script}", *map(str, args)],
+        [sys.executable, "-m", f"reinforce_sb3.zoo.{script}", *map(str, args)],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -158,8 +158,9 @@ def test_shipped_hyperparameters_build_models():
 def test_run_raises_the_zoo_errors_for_python_callers(tmp_path, monkeypatch):
     """From Python, run() raises what the zoo raises (the command line makes it one line: tests/test_cli.py)."""
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ValueError, match=r"n_episodes must be an integer .*, got 0"):
+    with pytest.raises(ValueError, match=r"^--hyperparams: n_episodes must be an integer .*, got 0$"):
         run("train", ["--algo", "reinforce", "--env", "PGToy-v0", "-f", "logs", "--hyperparams", "n_episodes:0"])
+    assert not (tmp_path / "logs").exists()  # refused before the zoo made anything
     (tmp_path / "empty.yml").write_text("# nothing\n")
     with pytest.raises(ValueError, match=r"--conf-file empty\.yml must map env ids to hyperparameters"):
         run("train", ["--algo", "reinforce", "--env", "PGToy-v0", "--conf-file=empty.yml"])
@@ -178,3 +179,79 @@ def test_the_progress_bar_is_the_default_output_on_a_terminal_only():
     assert "--progress" not in with_default_config(argv, interactive=False)  # logs and CI: the zoo's own output
     for chosen in (["-P"], ["--verbose", "0"], ["--verbose=2"]):
         assert with_default_config([*argv, *chosen], interactive=True).count("--progress") == 0
+
+
+PGTOY_TRAIN = ["--algo", "reinforce", "--env", "PGToy-v0", "-n", "100", "-f", "logs"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--hyperparams", "gamma:"], "--hyperparams: gamma has no value after the colon (NAME:VALUE"),
+        (
+            ["-params", "policy_kwargs:dict(net_arch=["],
+            "-params: the value of policy_kwargs, 'dict(net_arch=[', does not evaluate as Python (SyntaxError: ",
+        ),
+        (["--hyperparams", "gamme:0.5"], "--hyperparams: unknown hyperparameter 'gamme' of --algo reinforce (did you"),
+        (["--hyperparams", "n_episodes:0"], "--hyperparams: n_episodes must be an integer in [1, 1_000_000], got 0"),
+        (["--hyperparams", "gamma:2"], "--hyperparams: gamma must be a finite number in [0, 1], got 2"),
+        (["--hyperparams", "normalize_returns:'yes'"], "--hyperparams: normalize_returns must be True or False, got"),
+    ],
+)
+def test_option_errors_are_one_line_naming_the_option(tmp_path, argv, message):
+    """A --hyperparams item without a value, with bad syntax, an unknown key or a bad value: one line on stderr
+    naming the option, exit status 2, nothing made (more cases in-process: tests/test_cli.py)."""
+    result = zoo("train", *PGTOY_TRAIN, *argv, cwd=tmp_path, check=False)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.stderr.startswith("python -m reinforce_sb3.zoo.train: error: ValueError: ")
+    assert message in result.stderr
+    assert not (tmp_path / "logs").exists()
+
+
+def test_dict_options_keep_the_zoo_meaning(tmp_path, monkeypatch):
+    """Good items reach the zoo as its own StoreDict reads them (Python values, names in the zoo's scope), for
+    --algo reinforce and for the zoo's algorithms, and the zoo's action is put back after the run."""
+    import rl_zoo3.utils
+
+    original = rl_zoo3.utils.StoreDict
+    seen = {}
+
+    def fake_main():  # the zoo's script, reduced to its parser
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--algo")
+        parser.add_argument("-params", "--hyperparams", nargs="+", action=rl_zoo3.utils.StoreDict)
+        parser.add_argument("--env-kwargs", nargs="+", action=rl_zoo3.utils.StoreDict)
+        seen.update(vars(parser.parse_known_args()[0]))
+
+    monkeypatch.setattr("runpy.run_module", lambda *args, **kwargs: fake_main())
+    monkeypatch.chdir(tmp_path)
+    argv = ["--algo", "reinforce", "--hyperparams", "policy_kwargs:dict(net_arch=[8])", "baseline:'value'",
+            "learning_rate:'lin_0.01'", "--env-kwargs", "slip_prob:0.25", "label:'a:b'"]  # fmt: skip
+    run("train", argv)
+    assert seen["hyperparams"] == {"policy_kwargs": {"net_arch": [8]}, "baseline": "value", "learning_rate": "lin_0.01"}
+    assert seen["env_kwargs"] == {"slip_prob": 0.25, "label": "a:b"}  # (only the first colon separates)
+    run("enjoy", ["--algo", "a2c", "--hyperparams", "gamme:0.5", "n_steps:8"])  # other algos: the zoo's checks
+    assert seen["hyperparams"] == {"gamme": 0.5, "n_steps": 8}
+    assert rl_zoo3.utils.StoreDict is original
+
+
+def test_a_conf_file_entry_is_checked_before_the_zoo_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    entry = yaml.safe_load(HYPERPARAMS_FILE.read_text())["CartPole-v1"]
+    (tmp_path / "typo.yml").write_text(yaml.safe_dump({"CartPole-v1": {**entry, "ent_coeff": 0.01}}))
+    with pytest.raises(ValueError, match=r"^--conf-file typo\.yml: CartPole-v1: unknown hyperparameter 'ent_coeff' "):
+        run("train", ["--algo", "reinforce", "--env", "CartPole-v1", "--conf-file", "typo.yml"])
+    (tmp_path / "lr.yml").write_text(yaml.safe_dump({"CartPole-v1": {**entry, "learning_rate": "lin_-1"}}))
+    with pytest.raises(ValueError, match=r"^--conf-file lr\.yml: CartPole-v1: learning_rate must be a finite number"):
+        run("train", ["--algo", "reinforce", "--env", "CartPole-v1", "--conf-file=lr.yml"])
+    assert not (tmp_path / "logs").exists()
+
+
+def test_mean_baseline_only_where_returns_are_not_standardised():
+    """Standardising the weights subtracts their mean, so a batch-mean baseline beside it would do nothing."""
+    for env_id, entry in yaml.safe_load(HYPERPARAMS_FILE.read_text()).items():
+        normalized = entry.get("normalize_returns", True)  # REINFORCE's default
+        assert not (normalized and entry.get("baseline") == "mean"), env_id
