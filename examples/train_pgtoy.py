@@ -1,6 +1,6 @@
 """The main job: train REINFORCE on the tree game (PGToy-v0) through the zoo and check it against the exact optimum.
 
-Runs ``python -m reinforce_sb3.train --algo reinforce --env PGToy-v0`` (RL Baselines3 Zoo, with the
+Runs ``python -m reinforce_sb3.zoo.train --algo reinforce --env PGToy-v0`` (RL Baselines3 Zoo, with the
 shipped hyperparameters and a progress bar), then prints the learned action probabilities at each
 decision point and the exact expected return of the learned policy beside the exact optimum, and
 draws the game tree of the learned policy (``tree.png`` beside the model).

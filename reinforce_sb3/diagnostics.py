@@ -1,10 +1,5 @@
-"""Alias of :mod:`reinforce_sb3.analysis.diagnostics`, where this module lives now (the README showed this path)."""
+"""Alias of :mod:`reinforce_sb3.analysis.diagnostics`, deprecated (it warns, imported or run); removed in 0.3.0."""
 
-import sys
+from reinforce_sb3._deprecated import alias
 
-from reinforce_sb3.analysis import diagnostics
-
-if __name__ == "__main__":
-    diagnostics.cli(prog="python -m reinforce_sb3.diagnostics")
-else:
-    sys.modules[__name__] = diagnostics
+alias("reinforce_sb3.diagnostics", "reinforce_sb3.analysis.diagnostics", main=__name__ == "__main__")

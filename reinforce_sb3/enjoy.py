@@ -1,6 +1,5 @@
-"""Alias of :mod:`reinforce_sb3.zoo.enjoy` (``python -m reinforce_sb3.enjoy``, as the README showed it)."""
+"""Alias of :mod:`reinforce_sb3.zoo.enjoy`, deprecated (it warns, imported or run); removed in 0.3.0."""
 
-from reinforce_sb3.zoo import cli
+from reinforce_sb3._deprecated import alias
 
-if __name__ == "__main__":
-    cli("enjoy", prog="python -m reinforce_sb3.enjoy")
+alias("reinforce_sb3.enjoy", "reinforce_sb3.zoo.enjoy", main=__name__ == "__main__")

@@ -1,10 +1,5 @@
-"""Alias of :mod:`reinforce_sb3.analysis.plots`, where this module lives now (the README showed this path)."""
+"""Alias of :mod:`reinforce_sb3.analysis.plots`, deprecated (it warns, imported or run); removed in 0.3.0."""
 
-import sys
+from reinforce_sb3._deprecated import alias
 
-from reinforce_sb3.analysis import plots
-
-if __name__ == "__main__":
-    plots.cli(prog="python -m reinforce_sb3.plots")
-else:
-    sys.modules[__name__] = plots
+alias("reinforce_sb3.plots", "reinforce_sb3.analysis.plots", main=__name__ == "__main__")

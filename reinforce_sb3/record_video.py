@@ -1,6 +1,5 @@
-"""Alias of :mod:`reinforce_sb3.zoo.record_video` (the README showed ``python -m reinforce_sb3.record_video``)."""
+"""Alias of :mod:`reinforce_sb3.zoo.record_video`, deprecated (it warns, imported or run); removed in 0.3.0."""
 
-from reinforce_sb3.zoo import cli
+from reinforce_sb3._deprecated import alias
 
-if __name__ == "__main__":
-    cli("record_video", prog="python -m reinforce_sb3.record_video")
+alias("reinforce_sb3.record_video", "reinforce_sb3.zoo.record_video", main=__name__ == "__main__")

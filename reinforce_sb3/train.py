@@ -1,6 +1,5 @@
-"""Alias of :mod:`reinforce_sb3.zoo.train` (``python -m reinforce_sb3.train``, as the README showed it)."""
+"""Alias of :mod:`reinforce_sb3.zoo.train`, deprecated (it warns, imported or run); removed in 0.3.0."""
 
-from reinforce_sb3.zoo import cli
+from reinforce_sb3._deprecated import alias
 
-if __name__ == "__main__":
-    cli("train", prog="python -m reinforce_sb3.train")
+alias("reinforce_sb3.train", "reinforce_sb3.zoo.train", main=__name__ == "__main__")
