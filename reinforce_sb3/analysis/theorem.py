@@ -9,14 +9,15 @@ arrays of shape ``(n_states, 2)`` over the states in sorted order, ``[:, 0]`` le
     python -m reinforce_sb3.analysis.theorem [step ...]    # every step when none is named
     python -m reinforce_sb3.analysis.theorem --measured --n-episodes 32 --n-batches 200
 
-Each step prints the numbers of one section of docs/theorem.md: ``return`` (``J`` as a sum over
-trajectories), ``factor`` (``E[R grad log P]`` against ``E[R] E[grad log P]``), ``dynamics`` (the slip drops
-out of ``grad log P(tau)``, not out of the gradient), ``sampling`` (the ``1/pi`` cancels the sampling
-frequency), ``baseline``, ``simplex`` (the rate of moving probability from left to right), ``softmax``
-(one logit by hand), ``loss`` (the surrogate loss of the walk-through's four episodes), ``discount``,
-``reduction`` (sum or mean, normalised or not, exactly over every batch of 8 episodes) and ``gaussian``
-(the continuous variant). Only numpy and :mod:`gym_pgtoy` are used: no sampling, no seed. ``--measured``
-instead samples REINFORCE's defaults and their parts on a neural network (:func:`measured`: torch, SB3).
+Each step prints, as Markdown (tables, or lines in a ``text`` block), the numbers of one section of
+docs/theorem.md: ``return`` (``J`` as a sum over trajectories), ``factor`` (``E[R grad log P]`` against
+``E[R] E[grad log P]``), ``dynamics`` (the slip drops out of ``grad log P(tau)``, not out of the gradient),
+``sampling`` (the ``1/pi`` cancels the sampling frequency), ``baseline``, ``simplex`` (the rate of moving
+probability from left to right), ``softmax`` (one logit by hand), ``loss`` (the surrogate loss of the
+walk-through's four episodes), ``discount``, ``reduction`` (sum or mean, normalised or not, exactly over every
+batch of 8 episodes) and ``gaussian`` (the continuous variant). Only numpy and :mod:`gym_pgtoy` are used: no
+sampling, no seed. ``--measured`` instead samples REINFORCE's defaults and their parts on a neural network
+(:func:`measured`: torch, SB3).
 """
 
 from __future__ import annotations
@@ -322,6 +323,11 @@ def _describe(trajectory: Trajectory) -> str:
     return " ".join("L" if a == LEFT else "R" for a in trajectory.actions)
 
 
+def _text(lines: Sequence[str]) -> str:
+    """Lines of output as a Markdown ``text`` block, so that the page shows them one per line."""
+    return "\n".join(["```text", *lines, "```"])
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -347,7 +353,7 @@ def step_return() -> str:
     total = float(expectation(found, lambda t: t.total()))
     probability = sum(t.probability for t in found)
     return (
-        f"{_table(header, rows)}\n\n{len(found)} trajectories; sum of P(tau) = {_n(probability)}\n"
+        f"{_table(header, rows)}\n\n{len(found)} trajectories; sum of P(tau) = {_n(probability)}\n\n"
         f"J = sum of P(tau) R(tau) = {_n(total)}; gym_pgtoy.exact (dynamic programming): {_n(analysis.expected_return)}"
     )
 
@@ -388,7 +394,7 @@ def step_dynamics() -> str:
     lines.append(f"grad J, slip 0.1: {_row(logit_gradient(analysis, states))}")
     lines.append(f"grad J, slip 0.3: {_row(logit_gradient(slippery, states))}")
     lines.append(f"J: {_n(analysis.expected_return)} (slip 0.1), {_n(slippery.expected_return)} (slip 0.3)")
-    return "\n".join(lines)
+    return _text(lines)
 
 
 def step_sampling() -> str:
@@ -417,7 +423,7 @@ def step_sampling() -> str:
                     _n(analysis.gradient[state][action]),
                 ]
             )
-    header = ["action", "E[times taken]", "E[sum of its G_t]", "pi(a|s)", "E[sum of G_t] / pi", "exact dJ/dpi"]
+    header = ["action", "E[times taken]", "E[sum of its G_t]", "pi", "E[sum of G_t] / pi", "exact dJ/dpi"]
     return _table(header, rows)
 
 
@@ -432,9 +438,9 @@ def step_baseline() -> str:
     truth = logit_gradient(analysis, states)
     for b in (0.0, 5.0, 11.0):
         expected = expectation(found, functools.partial(_one_episode, policy=policy, states=states, baseline=b))
-        lines.append(f"E[sum_t (G_t - {b:g}) grad log pi(a_t|s_t)] = {_row(expected)}")
-    lines.append(f"exact grad J                         = {_row(truth)}")
-    return "\n".join(lines)
+        lines.append(f"{f'E[sum_t (G_t - {b:g}) grad log pi(a_t|s_t)]':<41} = {_row(expected)}")
+    lines.append(f"{'exact grad J':<41} = {_row(truth)}")
+    return _text(lines)
 
 
 def _one_episode(trajectory: Trajectory, **options: Any) -> np.ndarray:
@@ -473,7 +479,7 @@ def step_softmax() -> str:
     by_chain = p[RIGHT] * (g[RIGHT] - baseline)
     by_rate = p[LEFT] * p[RIGHT] * simplex_rate(analysis, start)
     right_score, left_score = (step_score(policy, states, start, a)[0] for a in (RIGHT, LEFT))
-    return "\n".join(
+    return _text(
         [
             f"pi(.|{start}) = {_row(p, 1)}, dJ/dpi = {_row(g)}",
             f"grad log pi(right|{start}) over (theta_left, theta_right) = {_row(right_score)}",
@@ -506,11 +512,11 @@ def step_loss() -> str:
     lines += [
         f"loss = -(1/4) sum log pi(a_t|s_t) G_t = {_n(log_form)}",
         f"loss = -(1/4) sum [pi / pi.detach()] G_t = {_n(ratio_form)}",
-        f"-grad of either loss (the estimate) = {_row(grad)}",
-        f"exact grad J                         = {_row(logit_gradient(analysis, states))}",
+        f"{'-grad of either loss (the estimate)':<35} = {_row(grad)}",
+        f"{'exact grad J':<35} = {_row(logit_gradient(analysis, states))}",
         f"J = {_n(analysis.expected_return)}",
     ]
-    return "\n".join(lines)
+    return _text(lines)
 
 
 def step_discount(gamma: float = 0.9) -> str:
@@ -522,12 +528,12 @@ def step_discount(gamma: float = 0.9) -> str:
     without = expectation(found, lambda t: estimate([t], policy, states, gamma))
     lines = [
         f"gamma = {gamma:g}: J_gamma = {_n(analysis.expected_return)}",
-        f"exact grad J_gamma                     = {_row(truth)}",
-        f"E[sum_t gamma^t G_t grad log pi] (discounted_gradient=True) = {_row(with_power)}",
-        f"E[sum_t G_t grad log pi] (gamma^t dropped, the usual code)  = {_row(without)}",
+        f"{'exact grad J_gamma':<42} = {_row(truth)}",
+        f"{'E[sum_t gamma^t G_t grad log pi(a_t|s_t)]':<42} = {_row(with_power)}  (discounted_gradient=True)",
+        f"{'E[sum_t G_t grad log pi(a_t|s_t)]':<42} = {_row(without)}  (gamma^t dropped)",
         f"the usual code against grad J_gamma: scale {_n(scale(without, truth))}, cosine {_n(cosine(without, truth))}",
     ]
-    return "\n".join(lines)
+    return _text(lines)
 
 
 REDUCTION_VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -575,14 +581,14 @@ def step_gaussian(sigma: float = 1.0) -> str:
     d_means, d_log_sigma = gaussian_gradient(analysis, means, sigma, states)
     e_means, e_log_sigma = gaussian_score_expectation(analysis, means, sigma, states)
     c_means, c_log_sigma = gaussian_score_expectation(analysis, means, sigma, states, clipped=True)
-    return "\n".join(
+    return _text(
         [
             f"means mu(s) = {_row(np.array([means[s] for s in states]))} for {', '.join(map(str, states))}; "
             f"sigma = {sigma:g}; P(right) = Phi(mu / sigma) = {_row(np.array([policy[s][RIGHT] for s in states]), 2)}",
             f"J = {_n(analysis.expected_return)}",
-            f"exact (dJ/dmu(s), dJ/dlog_sigma)                        = {_row(d_means)}, {_n(d_log_sigma)}",
-            f"E[score x G], score of the unclipped sample a            = {_row(e_means)}, {_n(e_log_sigma)}",
-            f"E[score x G], score of the clipped action clip(a, -1, 1) = {_row(c_means)}, {_n(c_log_sigma)}",
+            f"{'exact (dJ/dmu(s), dJ/dlog_sigma)':<37} = {_row(d_means)}, {_n(d_log_sigma)}",
+            f"{'E[score x G], score of the sample a':<37} = {_row(e_means)}, {_n(e_log_sigma)}",
+            f"{'E[score x G], score of clip(a, -1, 1)':<37} = {_row(c_means)}, {_n(c_log_sigma)}",
         ]
     )
 
