@@ -161,7 +161,7 @@ class StopAfter(BaseCallback):
     def _on_rollout_end(self) -> None:
         assert isinstance(self.model, REINFORCE)
         if self.model.collector.complete:  # about to be an update: its batch counts
-            self.used += self.model.collector.buffer.n_batch_steps
+            self.used += self.model.collector.n_batch_steps
 
     def _on_step(self) -> bool:
         return self.model._n_updates < self.updates

@@ -8,7 +8,9 @@ CartPole-v1, default ``MlpPolicy`` and each algorithm's defaults, at 1 and 8 env
   default network in torch, no learning;
 - ``plain loop (numpy actor)``: the same, sampling with the numpy copy of the network that
   ``learn()`` uses on the CPU;
-- ``A2C.learn`` and ``PPO.learn``: SB3's peers with their defaults.
+- ``A2C.learn`` and ``PPO.learn``: SB3's peers with their defaults;
+- ``REINFORCE.learn, observations unchecked``: REINFORCE with its check of the observations
+  (no action is chosen on a NaN or infinite one) switched off: the cost of that check.
 
 Each figure is the median of ``--repeats`` measurements, interleaved so that a slow spell of the
 machine does not fall on one loop only.
@@ -36,6 +38,7 @@ LOOPS = (
     "REINFORCE.learn",
     "A2C.learn",
     "PPO.learn",
+    "REINFORCE.learn, observations unchecked",
 )
 
 STEPS, REPEATS = 20_000, 3  # env steps per measurement and measurements per loop, by default
@@ -85,6 +88,11 @@ def measure(loop: str, n_envs: int, n_steps: int) -> float:
         return env_alone(n_envs, n_steps)
     if loop.startswith("plain loop"):
         return plain_loop(n_envs, n_steps, "torch" if "torch" in loop else "numpy")
+    if loop == "REINFORCE.learn, observations unchecked":
+        model = cartpole("REINFORCE", n_envs)
+        assert isinstance(model, REINFORCE)
+        model.collector._check_finite = lambda obs: None  # type: ignore[method-assign]  # the check, switched off
+        return learn_speed(model, n_steps)
     return learn_speed(cartpole(loop.removesuffix(".learn"), n_envs), n_steps)
 
 

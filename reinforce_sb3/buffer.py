@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
+import torch as th
 from gymnasium import spaces
+from stable_baselines3.common.utils import obs_as_tensor
 
-from reinforce_sb3.estimator import discounted_returns, episode_returns, latest_starts
+from reinforce_sb3.estimator import TensorBatch, discounted_returns, episode_returns, latest_starts
 
 
 class EpisodeBatch(NamedTuple):
-    """The steps of the batch's episodes, flattened in (time, env) order."""
+    """The steps of the batch's episodes, flattened in (time, env) order, in numpy (see :meth:`to_tensors`)."""
 
     observations: np.ndarray | dict[str, np.ndarray]
     actions: np.ndarray
@@ -20,6 +22,19 @@ class EpisodeBatch(NamedTuple):
     """Each step's episode, numbered ``0 .. n_episodes - 1``."""
     timesteps: np.ndarray
     """Each step's time since the start of its episode."""
+    n_episodes: int
+
+    def to_tensors(self, device: th.device | str) -> TensorBatch:
+        """The batch as tensors on ``device`` (returns in float32), as :func:`~reinforce_sb3.estimator.reinforce_loss`
+        takes it."""
+        return TensorBatch(
+            observations=obs_as_tensor(self.observations, th.device(device)),
+            actions=th.as_tensor(self.actions, device=device),
+            returns=th.as_tensor(self.returns, dtype=th.float32, device=device),
+            episode_ids=th.as_tensor(self.episode_ids, device=device),
+            timesteps=th.as_tensor(self.timesteps, device=device),
+            n_episodes=self.n_episodes,
+        )
 
 
 class EpisodeBuffer:
@@ -116,8 +131,9 @@ class EpisodeBuffer:
         """
         The batch's steps with their returns, flattened in (time, env) order.
 
-        :raises ValueError: if a reward or an observation of the batch is not finite, or a
-            return overflows float32; the message names the env and the step
+        :raises ValueError: if a reward of the batch is not finite, or a return overflows float32;
+            the message names the env and the step (observations are checked before the policy acts
+            on them, by the collector)
         """
         mask = self.arrays["in_batch"][: self.pos]
         returns = self.returns(gamma, reward_to_go)
@@ -130,29 +146,22 @@ class EpisodeBuffer:
             observations = self.arrays["obs"][: self.pos][mask]
         first_steps = latest_starts(self.arrays["episode_starts"][: self.pos])
         episode_keys = first_steps * self.n_envs + np.arange(self.n_envs)
+        episodes, episode_ids = np.unique(episode_keys[mask], return_inverse=True)
         return EpisodeBatch(
             observations=observations,
             actions=self.arrays["actions"][: self.pos][mask],
             returns=returns[mask],
-            episode_ids=np.unique(episode_keys[mask], return_inverse=True)[1].astype(np.int64),
+            episode_ids=episode_ids.astype(np.int64),
             timesteps=(np.arange(self.pos)[:, None] - first_steps)[mask].astype(np.int64),
+            n_episodes=len(episodes),
         )
 
     def _check_finite(self, mask: np.ndarray, returns: np.ndarray) -> None:
-        """A ``ValueError`` for the first non-finite reward, observation or float32 return of the batch."""
+        """A ``ValueError`` for the first non-finite reward or float32 return of the batch."""
         with np.errstate(over="ignore"):  # an overflow is what this looks for
             returns32 = returns.astype(np.float32)
-        checks = [("reward", self.arrays["rewards"][: self.pos]), ("return", returns32)]
-        checks += [
-            (f"observation{name[3:] and f' {name[4:]!r}'}", self.arrays[name][: self.pos])
-            for name in self.arrays
-            if name.startswith("obs") and np.issubdtype(self.arrays[name].dtype, np.floating)
-        ]
-        for what, values in checks:
-            if values.size == 0:
-                continue
-            finite = np.isfinite(values.reshape(self.pos, self.n_envs, -1)).all(axis=2)
-            bad = np.argwhere(mask & ~finite)
+        for what, values in (("reward", self.arrays["rewards"][: self.pos]), ("return", returns32)):
+            bad = np.argwhere(mask & ~np.isfinite(values))
             if len(bad):
                 step, env = (int(i) for i in bad[0])
                 hint = " (the sum of rewards overflows float32: scale the rewards down)" if what == "return" else ""

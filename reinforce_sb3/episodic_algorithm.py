@@ -1,9 +1,9 @@
 """The episodic part of an on-policy algorithm: whole episodes in, one update out, SB3's contract kept.
 
 :class:`EpisodicAlgorithm` is to :class:`~reinforce_sb3.reinforce.REINFORCE` what SB3's
-``OnPolicyAlgorithm`` is to ``A2C``: the rollout loop with its callbacks, ``learn``, the logs,
-and saving and loading. The algorithm itself adds the policy, the update (``train``) and its
-hyperparameters.
+``OnPolicyAlgorithm`` is to ``A2C``: the whole rollout (the collector, its batches and their
+warnings), ``learn`` with its callbacks, the logs, and saving and loading. An algorithm built on
+it adds its hyperparameters, its policy and the update (``train``).
 """
 
 from __future__ import annotations
@@ -20,20 +20,19 @@ from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import numpy as np
+import stable_baselines3
 import torch as th
-from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
 from reinforce_sb3 import saving
 from reinforce_sb3.callbacks import StepCountingProgressBar
-from reinforce_sb3.policies import REINFORCEPolicy
 from reinforce_sb3.rollout import EpisodeCollector, can_pause
-from reinforce_sb3.validation import CheckedSchedule
+from reinforce_sb3.validation import UnsupportedSpaceError, check_learning_rate, check_spaces
 
 
 @contextlib.contextmanager
@@ -50,23 +49,71 @@ def torch_thread_count(n_threads: int | None) -> Iterator[None]:
         th.set_num_threads(previous)
 
 
+_LIBRARY_DIRS = (str(pathlib.Path(__file__).parent), str(pathlib.Path(str(stable_baselines3.__file__)).parent))
+
+
+def warn_user(message: str) -> None:
+    """``warnings.warn(message)``, attributed to the first line outside this library and SB3: the user's call."""
+    frame, stacklevel = sys._getframe(1), 2
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        frame, stacklevel = frame.f_back, stacklevel + 1
+    warnings.warn(message, stacklevel=stacklevel)
+
+
 SelfEpisodicAlgorithm = TypeVar("SelfEpisodicAlgorithm", bound="EpisodicAlgorithm")
 
 
 class EpisodicAlgorithm(BaseAlgorithm, ABC):
     """
-    The base class of algorithms that learn from batches of ``n_episodes`` complete episodes.
+    The base class of algorithms that learn from batches of ``n_episodes`` complete episodes, with
+    any policy that has SB3's ``BasePolicy`` interface.
 
-    Envs are reset only where SB3's own algorithms reset them (the first ``learn``,
-    ``reset_num_timesteps=True``, ``force_reset=True``); an episode running when the parameters
-    change finishes unused (see :class:`~reinforce_sb3.rollout.EpisodeCollector`).
-    Subclasses set ``n_episodes`` and ``collector`` in ``_setup_model`` and define ``train``.
+    It owns the rollout: an :class:`~reinforce_sb3.rollout.EpisodeCollector` fills each batch
+    (the first ``n_episodes`` episodes to start), and :meth:`_start_batch` starts a new one whenever
+    the parameters change (setup, an update, ``set_parameters``) or the envs are reset. Envs are reset only where
+    SB3's own algorithms reset them (the first ``learn``, ``reset_num_timesteps=True``,
+    ``force_reset=True``); an episode running when the parameters change finishes unused.
+    Subclasses pass ``n_episodes`` and define ``train`` (which reads ``self.collector.buffer``);
+    they may override :meth:`_policy_arguments`.
+
+    :param policy: The policy model to use, or its alias in ``policy_aliases``
+    :param env: The environment to learn from (if registered in Gym, can be str)
+    :param learning_rate: The learning rate, a number or a function of the progress remaining
+    :param n_episodes: The number of complete episodes per update, summed over all parallel envs
+    :param torch_threads: torch's thread count while ``learn`` runs on the CPU (None: leave it)
+    :param kwargs: The other arguments of SB3's ``BaseAlgorithm``
     """
 
-    policy: REINFORCEPolicy
     collector: EpisodeCollector
-    n_episodes: int
-    torch_threads: int | None = None
+
+    def __init__(
+        self,
+        policy: str | type[BasePolicy],
+        env: GymEnv | str | None,
+        learning_rate: float | Schedule,
+        n_episodes: int,
+        torch_threads: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        try:
+            super().__init__(policy=policy, env=env, learning_rate=learning_rate, support_multi_env=True, **kwargs)
+        except NotImplementedError as error:  # SB3's word for nested observation spaces
+            raise UnsupportedSpaceError(f"observation_space: {error}") from error
+        if self.env is not None:
+            check_spaces(self.observation_space, self.action_space, on_error=self.env.close)
+        self.n_episodes = n_episodes
+        self.torch_threads = torch_threads
+        if self.env is not None and n_episodes < self.n_envs:
+            warn_user(
+                f"n_episodes={n_episodes} is smaller than the number of envs ({self.n_envs}): "
+                f"{self.n_envs - n_episodes} envs have no episode in any batch. Use n_episodes >= n_envs."
+            )
+        if self.env is not None and self.n_envs > 1 and not can_pause(self.env):
+            warn_user(
+                f"{type(self.env).__name__} steps every env together: envs waiting for the batch to end run "
+                "episodes that no update uses (logged as rollout/waste). Use a DummyVecEnv or "
+                "reinforce_sb3.PausableSubprocVecEnv (also inside VecNormalize) to let them wait."
+            )
 
     def _get_policy_from_name(self, policy_name: str) -> type[BasePolicy]:
         if policy_name not in self.policy_aliases:
@@ -75,8 +122,19 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
             )
         return self.policy_aliases[policy_name]
 
-    def _setup_lr_schedule(self) -> None:
-        self.lr_schedule = CheckedSchedule("learning_rate", self.learning_rate)
+    def _policy_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of the policy's constructor, after its spaces and learning rate schedule."""
+        return dict(self.policy_kwargs)
+
+    def _setup_model(self) -> None:
+        self._setup_lr_schedule()
+        self.set_random_seed(self.seed)
+        self.policy = self.policy_class(
+            self.observation_space, self.action_space, self.lr_schedule, **self._policy_arguments()
+        )
+        self.policy = self.policy.to(self.device)
+        self.collector = EpisodeCollector(self.observation_space, self.action_space, self.n_envs, self.n_episodes)
+        self._start_batch()
 
     def _start_batch(self) -> None:
         """A new, empty batch with the current parameters: envs mid-episode finish that episode unused."""
@@ -84,6 +142,11 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
         if self._last_obs is None or starts is None:  # the envs will be reset
             starts = np.ones(self.n_envs, dtype=bool)
         self.collector.start_batch(self.policy, starts)
+
+    def _update_learning_rate(self, optimizers: list[th.optim.Optimizer] | th.optim.Optimizer) -> None:
+        """SB3's update of the learning rate, after a ``ValueError`` if the schedule's value is not a number >= 0."""
+        check_learning_rate(self.lr_schedule, self._current_progress_remaining)
+        super()._update_learning_rate(optimizers)
 
     def collect_episodes(self, env: VecEnv, callback: BaseCallback, total_timesteps: int) -> bool:
         """
@@ -97,24 +160,18 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
         """
         obs, episode_starts = self._last_obs, self._last_episode_starts
         assert obs is not None and episode_starts is not None, "No previous observation was provided"
+        collector = self.collector
         # Switch to eval mode (this affects batch norm / dropout)
         self.policy.set_training_mode(False)
-        collector = self.collector
-        pausable = can_pause(env)  # decided once: the VecEnv does not change during a collection
         callback.on_rollout_start()
         while not collector.complete and self.num_timesteps < total_timesteps:
-            active = collector.active(episode_starts, pausable)
-            actions = collector.sample(self.policy, obs)
-            # The log-probability is that of the Gaussian sample; the env receives it clipped.
-            clipped_actions = actions
-            if isinstance(self.action_space, spaces.Box):
-                clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
-            new_obs, rewards, dones, infos = collector.step(env, clipped_actions, active, pausable)
-            self.num_timesteps += int(np.count_nonzero(active))
+            actions, clipped_actions, new_obs, rewards, dones, infos, active, n_stepped = collector.step(
+                env, obs, episode_starts
+            )
+            self.num_timesteps += n_stepped
             self._update_info_buffer(infos, dones)
-            collector.record(obs, actions, rewards, episode_starts, dones, active)
             # an env that did not step is still where it was
-            obs = new_obs  # type: ignore[assignment]  # REINFORCE takes no Tuple observations
+            obs = new_obs  # type: ignore[assignment]  # no Tuple observations
             episode_starts = np.where(active, dones, episode_starts)
             self._last_obs, self._last_episode_starts = obs, episode_starts
 
@@ -145,6 +202,7 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
         self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
         if len(self.ep_success_buffer) > 0:
             self.logger.record("rollout/success_rate", safe_mean(self.ep_success_buffer))
+        self.logger.record("rollout/waste", self.collector.waste)
         self.logger.dump(step=self.num_timesteps)
 
     def learn(
@@ -212,12 +270,12 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
                 self._start_batch()
 
         if iteration == 0 and not self.collector.complete and self.num_timesteps >= total_timesteps:
-            warnings.warn(
-                f"REINFORCE made no gradient step: {self.num_timesteps - self._num_timesteps_at_start} steps ran "
-                f"out before {self.n_episodes} episodes ended ({self.collector.n_done} did). REINFORCE learns from "
+            name = type(self).__name__
+            warn_user(
+                f"{name} made no gradient step: {self.num_timesteps - self._num_timesteps_at_start} steps ran "
+                f"out before {self.n_episodes} episodes ended ({self.collector.n_done} did). {name} learns from "
                 "complete episodes only: give the env a time limit (gym.make(env_id, max_episode_steps=...)) or "
-                "a larger total_timesteps. The batch so far is kept for learn(..., reset_num_timesteps=False).",
-                stacklevel=4,  # the user's call of learn(): _learn <- EpisodicAlgorithm.learn <- the algorithm's learn
+                "a larger total_timesteps. The batch so far is kept for learn(..., reset_num_timesteps=False)."
             )
 
         callback.on_training_end()
@@ -246,6 +304,11 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "collector"]
+
+    @classmethod
+    def _check_hyperparameters(cls, values: dict[str, Any]) -> None:
+        """A ``ValueError`` naming the first invalid hyperparameter in ``values`` (those of a saved model, in
+        :meth:`load`); the algorithm's constructor checks its arguments itself."""
 
     def save(self, path: str | pathlib.Path | io.BufferedIOBase, exclude: Any = None, include: Any = None) -> None:
         """Save as SB3 does, atomically: an existing model is never lost, and a symlink stays a symlink."""
@@ -277,4 +340,8 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
         unknown = sorted(set(kwargs) - set(data) - {"policy_kwargs"})
         if unknown:
             raise ValueError(f"load() got unknown keyword arguments {unknown}; known: {sorted(data)}")
+        values = {**data, **kwargs}
+        cls._check_hyperparameters(values)
+        if "learning_rate" in values:
+            check_learning_rate(values["learning_rate"])
         return super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)

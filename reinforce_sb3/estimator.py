@@ -1,12 +1,14 @@
 """The REINFORCE gradient estimator as pure functions: returns, baselines, standardisation, loss.
 
 Nothing here keeps state. The numpy functions work on time-major ``(step, env)`` arrays as
-the episode buffer stores them; :func:`reinforce_loss` works on the flattened batch.
+the episode buffer stores them; :func:`reinforce_loss` works on the flattened batch
+(:class:`TensorBatch`), with the estimator's options in one :class:`EstimatorOptions`.
 """
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from dataclasses import dataclass
+from typing import Literal, NamedTuple, get_args
 
 import numpy as np
 import torch as th
@@ -14,10 +16,47 @@ import torch.nn.functional as F  # noqa: N812
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import PyTorchObs
 
-Baseline = Literal["none", "mean", "value", "leave_one_out"]
+Baseline = Literal["none", "mean", "leave_one_out", "value"]
 LossReduction = Literal["mean", "episodes"]
-BASELINES: tuple[Baseline, ...] = ("none", "mean", "value", "leave_one_out")
-LOSS_REDUCTIONS: tuple[LossReduction, ...] = ("mean", "episodes")
+BASELINES: tuple[Baseline, ...] = get_args(Baseline)
+LOSS_REDUCTIONS: tuple[LossReduction, ...] = get_args(LossReduction)
+
+
+@dataclass(frozen=True)
+class EstimatorOptions:
+    """
+    How a batch of complete episodes becomes a gradient estimate: the options of REINFORCE's
+    estimator, with REINFORCE's defaults (see :class:`~reinforce_sb3.reinforce.REINFORCE`).
+
+    :param gamma: discount factor of the returns, in [0, 1]
+    :param reward_to_go: weight each step by the return that follows it (else by its episode's return)
+    :param normalize_returns: standardise the weights of the batch (:func:`standardize`)
+    :param loss_reduction: "mean" over the batch's steps, or "episodes": the sum over steps / the episodes
+    :param baseline: what is subtracted from the returns (:func:`advantages`)
+    :param discounted_gradient: also weight each step by ``gamma^t`` (``t``: its time in its episode),
+        the factor of the gradient of the discounted return
+    """
+
+    gamma: float = 0.99
+    reward_to_go: bool = True
+    normalize_returns: bool = True
+    loss_reduction: LossReduction = "mean"
+    baseline: Baseline = "none"
+    discounted_gradient: bool = False
+
+
+class TensorBatch(NamedTuple):
+    """The steps of a batch of complete episodes as tensors on one device, flattened in (time, env) order."""
+
+    observations: PyTorchObs
+    actions: th.Tensor
+    returns: th.Tensor
+    """The return weighting each step (reward-to-go or whole-episode, as the options say), float32."""
+    episode_ids: th.Tensor
+    """Each step's episode, numbered ``0 .. n_episodes - 1``."""
+    timesteps: th.Tensor
+    """Each step's time since the start of its episode."""
+    n_episodes: int
 
 
 def discounted_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> np.ndarray:
@@ -112,8 +151,8 @@ def advantages(
     ``G - b`` with the leave-one-out baseline ``b`` of :func:`leave_one_out_baseline`.
 
     :param returns: one Monte-Carlo return per step
-    :param baseline: "none", "mean" (the batch's mean return), "value" (``values``) or
-        "leave_one_out" (``leave_one_out``)
+    :param baseline: "none", "mean" (the mean of ``returns`` over the batch's steps), "leave_one_out"
+        (``leave_one_out``) or "value" (``values``)
     :param values: the learned state values, for ``baseline="value"``
     :param leave_one_out: the leave-one-out baseline, for ``baseline="leave_one_out"``
     """
@@ -131,75 +170,69 @@ def advantages(
 
 
 class Losses(NamedTuple):
-    """The terms of REINFORCE's loss for one batch (``values``: the learned baseline's predictions, if any)."""
+    """
+    The terms of REINFORCE's loss for one batch, and what the policy term is made of:
+    ``policy_loss = -(log_prob * weights).sum() * scale``.
+    """
 
     policy_loss: th.Tensor
     entropy_loss: th.Tensor
     value_loss: th.Tensor | None
     values: th.Tensor | None
+    """The learned baseline's predictions, if any."""
+    log_prob: th.Tensor
+    """``log pi(a_t|s_t)`` of every step, in the policy's graph."""
+    weights: th.Tensor
+    """Each step's weight of ``log pi``: the return less the baseline, standardised or not, times ``gamma^t`` or not."""
+    scale: float
+    """``1 / n_steps`` ("mean") or ``1 / n_episodes`` ("episodes")."""
 
 
-def reinforce_loss(
-    policy: BasePolicy,
-    observations: PyTorchObs,
-    actions: th.Tensor,
-    returns: th.Tensor,
-    n_episodes: int,
-    normalize_returns: bool = True,
-    loss_reduction: LossReduction = "mean",
-    baseline: Baseline = "none",
-    ratio_form: bool = False,
-    episode_ids: th.Tensor | None = None,
-    timesteps: th.Tensor | None = None,
-    reward_to_go: bool = True,
-) -> Losses:
+def reinforce_loss(policy: BasePolicy, batch: TensorBatch, options: EstimatorOptions) -> Losses:
     """
-    REINFORCE's loss terms for a batch of steps from ``n_episodes`` complete episodes.
+    REINFORCE's loss terms for a batch of steps from complete episodes.
 
     ``policy_loss = -sum_t log pi(a_t|s_t) * w_t * scale`` with ``w = standardize(G - b)`` (or
-    ``G - b``) and ``scale = 1 / n_steps`` ("mean") or ``1 / n_episodes`` ("episodes", the
-    textbook estimator of the gradient of the expected return). The defaults are REINFORCE's.
+    ``G - b``), times ``gamma^t`` with ``discounted_gradient``, and ``scale = 1 / n_steps`` ("mean")
+    or ``1 / n_episodes`` ("episodes"). With raw returns (no standardisation), "episodes" and either
+    ``gamma = 1`` or ``discounted_gradient``, its gradient is the textbook estimate of the gradient of
+    the expected (discounted) return, unbiased for any baseline but "mean".
 
     :param policy: any SB3 policy with ``get_distribution`` (and ``predict_values`` for
         ``baseline="value"``), so the diagnostics can use the same loss on A2C's policy
-    :param observations: the steps' observations (a tensor or a dict of tensors)
-    :param actions: the actions taken, one row per step
-    :param returns: the Monte-Carlo return weighting each step (reward-to-go or whole-episode)
-    :param n_episodes: the number of episodes in the batch
-    :param normalize_returns: standardise the weights (zeros if they are all equal)
-    :param loss_reduction: "mean" over steps, or "episodes": sum over steps / ``n_episodes``
-    :param baseline: "none", "mean", "value" or "leave_one_out" (see :func:`advantages`)
-    :param ratio_form: weight ``pi / pi.detach()`` instead of ``log pi``: the likelihood-ratio form,
-        whose gradient is the same (``grad pi / pi = grad log pi``); for teaching and checking
-    :param episode_ids: each step's episode (``0 .. n_episodes - 1``), for ``baseline="leave_one_out"``
-    :param timesteps: each step's time in its episode, for ``baseline="leave_one_out"``
-    :param reward_to_go: whether ``returns`` are returns-to-go (else whole-episode returns), for
-        ``baseline="leave_one_out"``
+    :param batch: the batch's steps as tensors on the policy's device
+    :param options: the estimator's options (``gamma`` and ``reward_to_go`` must be those the
+        batch's returns were computed with)
     """
     values = None
-    if baseline == "value":
-        values = policy.predict_values(observations).flatten()  # type: ignore[operator]  # SB3 critics: (batch, 1)
+    if options.baseline == "value":
+        values = policy.predict_values(batch.observations).flatten()  # type: ignore[operator]  # SB3 critics: (batch, 1)
     leave_one_out = None
-    if baseline == "leave_one_out":
-        if episode_ids is None or timesteps is None:
-            raise ValueError("baseline='leave_one_out' needs episode_ids and timesteps")
-        leave_one_out = leave_one_out_baseline(returns, episode_ids, timesteps, n_episodes, reward_to_go)
-    weights = advantages(returns, baseline, values, leave_one_out)
-    if normalize_returns:
+    if options.baseline == "leave_one_out":
+        leave_one_out = leave_one_out_baseline(
+            batch.returns, batch.episode_ids, batch.timesteps, batch.n_episodes, options.reward_to_go
+        )
+    weights = advantages(batch.returns, options.baseline, values, leave_one_out)
+    if options.normalize_returns:
         weights = standardize(weights)
+    if options.discounted_gradient:
+        weights = weights * options.gamma ** batch.timesteps.to(weights.dtype)
 
-    distribution = policy.get_distribution(observations)  # type: ignore[operator]  # every SB3 policy has it
+    distribution = policy.get_distribution(batch.observations)  # type: ignore[operator]  # every SB3 policy has it
     # SB3's distributions expect one flat action vector per step (a Box of shape (2, 2) gives 4 numbers)
+    actions = batch.actions
     flat_actions = actions.reshape(len(actions), -1) if actions.dim() > 2 else actions
     log_prob, entropy = distribution.log_prob(flat_actions), distribution.entropy()
-    scale = 1.0 / (len(weights) if loss_reduction == "mean" else n_episodes)
-    surrogate = th.exp(log_prob - log_prob.detach()) if ratio_form else log_prob
+    scale = 1.0 / (len(weights) if options.loss_reduction == "mean" else batch.n_episodes)
     return Losses(
         # Policy gradient loss: ascend sum_t log pi(a_t|s_t) * G_t
-        policy_loss=-(surrogate * weights).sum() * scale,
+        policy_loss=-(log_prob * weights).sum() * scale,
         # Entropy loss favours exploration
         entropy_loss=-entropy.sum() * scale if entropy is not None else th.zeros(()),
         # The learned baseline regresses on the returns (its input features are detached)
-        value_loss=None if values is None else F.mse_loss(values, returns),
+        value_loss=None if values is None else F.mse_loss(values, batch.returns),
         values=values,
+        log_prob=log_prob,
+        weights=weights,
+        scale=scale,
     )

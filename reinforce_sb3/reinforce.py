@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any, ClassVar, TypeVar
 
 import torch as th
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import explained_variance, obs_as_tensor
+from stable_baselines3.common.utils import explained_variance
 
-from reinforce_sb3.episodic_algorithm import EpisodicAlgorithm
-from reinforce_sb3.estimator import Baseline, LossReduction, reinforce_loss
+from reinforce_sb3.episodic_algorithm import EpisodicAlgorithm, warn_user
+from reinforce_sb3.estimator import Baseline, EstimatorOptions, LossReduction, reinforce_loss
 from reinforce_sb3.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, REINFORCEPolicy
-from reinforce_sb3.rollout import EpisodeCollector, can_pause
-from reinforce_sb3.validation import CheckedSchedule, check_hyperparameters, check_spaces
+from reinforce_sb3.validation import check_hyperparameters
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
@@ -31,8 +29,12 @@ class REINFORCE(EpisodicAlgorithm):
     gradient step on ``-log pi(a_t|s_t) * G_t`` (:func:`~reinforce_sb3.estimator.reinforce_loss`).
     There is no critic and no bootstrapping: a return ends at its episode's last step, whether
     it terminated or was truncated. The batch is the first ``n_episodes`` episodes to *start*
-    after the update, so the estimate is unbiased; no env is ever reset mid-episode (see
+    after the update, so no episode length is favoured; no env is ever reset mid-episode (see
     :class:`~reinforce_sb3.rollout.EpisodeCollector`; unused steps are logged as ``rollout/waste``).
+    With ``normalize_returns=False``, ``loss_reduction="episodes"`` and either ``gamma=1`` or
+    ``discounted_gradient=True``, the step is along the textbook estimate of the gradient of the
+    expected (discounted) return, unbiased for it with any baseline but ``"mean"``; the defaults
+    standardise the returns and average over steps, a rescaled estimate (its direction, not its size).
 
     :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy) or a
         subclass of ``REINFORCEPolicy``
@@ -44,17 +46,22 @@ class REINFORCE(EpisodicAlgorithm):
     :param gamma: Discount factor, in [0, 1]
     :param reward_to_go: If True, each action is weighted by the discounted return that
         follows it, ``G_t = r_t + gamma r_{t+1} + ...``; if False, by the whole episode's
-        return ``G_0``. Both are unbiased for ``gamma = 1``; reward-to-go has less variance.
-        (For ``gamma < 1``, reward-to-go follows the common practice of dropping ``gamma^t``.)
+        return ``G_0``. Both have the same expectation; reward-to-go has less variance.
     :param normalize_returns: Whether to standardise the weights of a batch (subtract their
         mean, divide by their standard deviation); a batch whose returns are all equal gives zeros
+    :param discounted_gradient: Whether to weight each step's term by ``gamma^t`` too (``t``: the
+        step's time in its episode), the factor in the gradient of the discounted return. Without it
+        (the default, and the common practice) a ``gamma < 1`` update is not that gradient (Nota and
+        Thomas, 2020, "Is the policy gradient a gradient?"); with ``gamma = 1`` the two are the same
     :param loss_reduction: "mean" averages the per-step terms over the batch's steps;
         "episodes" sums them and divides by the number of episodes (the textbook estimator)
-    :param baseline: What is subtracted from the returns: "none"; "mean", the batch's mean
-        return (biased by a factor of about ``1 - 1/n_episodes``, since each return is part of
-        it); "leave_one_out", for each episode the mean return (-to-go, at the same time step)
-        of the batch's *other* episodes, unbiased (Kool et al., 2019); or "value", a state-value
-        network (in the policy, saved with it) regressed on the returns
+    :param baseline: What is subtracted from the returns: "none"; "mean", the mean of the returns
+        over the batch's steps (it scales the estimate by about ``1 - 1/n_episodes``, since each
+        return is part of it; with ``normalize_returns`` it changes nothing, as standardising
+        subtracts the mean anyway); "leave_one_out", for each episode the mean return (-to-go, at
+        the same time step) of the batch's *other* episodes, which keeps the estimate's expectation
+        (Kool et al., 2019); or "value", a state-value network (in the policy, saved with it)
+        regressed on the returns
     :param vf_coef: Value function coefficient in the loss (``baseline="value"`` only)
     :param ent_coef: Entropy coefficient for the loss calculation
     :param max_grad_norm: The maximum norm for gradient clipping, None for no clipping
@@ -83,12 +90,11 @@ class REINFORCE(EpisodicAlgorithm):
         "MultiInputPolicy": MultiInputPolicy,
     }
     policy: REINFORCEPolicy
-    collector: EpisodeCollector
 
     def __init__(
         self,
         policy: str | type[REINFORCEPolicy],
-        env: GymEnv | str,
+        env: GymEnv | str | None,
         learning_rate: float | Schedule = 3e-3,
         n_episodes: int = 8,
         gamma: float = 0.99,
@@ -96,6 +102,7 @@ class REINFORCE(EpisodicAlgorithm):
         normalize_returns: bool = True,
         loss_reduction: LossReduction = "mean",
         baseline: Baseline = "none",
+        discounted_gradient: bool = False,
         vf_coef: float = 0.5,
         ent_coef: float = 0.0,
         max_grad_norm: float | None = None,
@@ -110,66 +117,55 @@ class REINFORCE(EpisodicAlgorithm):
         _init_setup_model: bool = True,
     ) -> None:
         check_hyperparameters(locals())  # before any env is made
-        CheckedSchedule("learning_rate", learning_rate)
-        try:
-            super().__init__(
-                policy=policy,
-                env=env,
-                learning_rate=learning_rate,
-                policy_kwargs=policy_kwargs,
-                stats_window_size=stats_window_size,
-                tensorboard_log=tensorboard_log,
-                verbose=verbose,
-                device=device,
-                support_multi_env=True,
-                monitor_wrapper=monitor_wrapper,
-                seed=seed,
-            )
-        except NotImplementedError as error:  # SB3's word for nested observation spaces
-            raise ValueError(f"observation_space: {error}") from error
-        if self.env is not None:
-            check_spaces(self.observation_space, self.action_space, on_error=self.env.close)
-        self.n_episodes = n_episodes
+        super().__init__(
+            policy=policy,
+            env=env,
+            learning_rate=learning_rate,
+            n_episodes=n_episodes,
+            torch_threads=torch_threads,
+            policy_kwargs=policy_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            device=device,
+            monitor_wrapper=monitor_wrapper,
+            seed=seed,
+        )
         self.gamma = gamma
         self.reward_to_go = reward_to_go
         self.normalize_returns = normalize_returns
         self.loss_reduction = loss_reduction
         self.baseline = baseline
+        self.discounted_gradient = discounted_gradient
         self.vf_coef = vf_coef
         self.ent_coef = ent_coef
         self.max_grad_norm = max_grad_norm
-        self.torch_threads = torch_threads
-        if self.env is not None and n_episodes < self.n_envs:
-            warnings.warn(
-                f"n_episodes={n_episodes} is smaller than the number of envs ({self.n_envs}): "
-                f"{self.n_envs - n_episodes} envs have no episode in any batch. Use n_episodes >= n_envs.",
-                stacklevel=2,
-            )
-        if self.env is not None and self.n_envs > 1 and not can_pause(self.env):
-            warnings.warn(
-                f"{type(self.env).__name__} steps every env together: envs waiting for the batch to end run "
-                "episodes that no update uses (logged as rollout/waste). Use a DummyVecEnv or "
-                "reinforce_sb3.PausableSubprocVecEnv (also inside VecNormalize) to let them wait.",
-                stacklevel=2,
+        if baseline == "mean" and normalize_returns:
+            warn_user(
+                "baseline='mean' changes nothing with normalize_returns=True: standardising the returns subtracts "
+                "their mean already. Use baseline='leave_one_out' or 'value' for a baseline that does."
             )
         if _init_setup_model:
             self._setup_model()
 
-    def _setup_model(self) -> None:
-        # One validation path: the constructor and load (which sets the attributes directly) both come here.
-        check_hyperparameters(self.__dict__)
-        self._setup_lr_schedule()
-        self.set_random_seed(self.seed)
-        self.policy = self.policy_class(  # type: ignore[assignment]  # policy_class is a REINFORCEPolicy
-            self.observation_space,
-            self.action_space,
-            self.lr_schedule,
-            value_baseline=self.baseline == "value",
-            **self.policy_kwargs,
+    @classmethod
+    def _check_hyperparameters(cls, values: dict[str, Any]) -> None:
+        check_hyperparameters(values)
+
+    def _policy_arguments(self) -> dict[str, Any]:
+        return {"value_baseline": self.baseline == "value", **self.policy_kwargs}
+
+    @property
+    def estimator_options(self) -> EstimatorOptions:
+        """The options of the gradient estimator, as :func:`~reinforce_sb3.estimator.reinforce_loss` takes them."""
+        return EstimatorOptions(
+            gamma=self.gamma,
+            reward_to_go=self.reward_to_go,
+            normalize_returns=self.normalize_returns,
+            loss_reduction=self.loss_reduction,
+            baseline=self.baseline,
+            discounted_gradient=self.discounted_gradient,
         )
-        self.policy = self.policy.to(self.device)
-        self.collector = EpisodeCollector(self.observation_space, self.action_space, self.n_envs, self.n_episodes)
-        self._start_batch()
 
     def train(self) -> None:
         """Update the policy with one gradient step on the batch of complete episodes."""
@@ -178,25 +174,9 @@ class REINFORCE(EpisodicAlgorithm):
         # Update optimizer learning rate
         self._update_learning_rate(self.policy.optimizer)
 
-        batch = self.collector.buffer.episode_batch(self.gamma, self.reward_to_go)
-        # One host-to-device copy of the batch
-        observations = obs_as_tensor(batch.observations, self.device)
-        actions = th.as_tensor(batch.actions, device=self.device)
-        returns = th.as_tensor(batch.returns, dtype=th.float32, device=self.device)
-
-        losses = reinforce_loss(
-            self.policy,
-            observations,
-            actions,
-            returns,
-            n_episodes=self.n_episodes,
-            normalize_returns=self.normalize_returns,
-            loss_reduction=self.loss_reduction,
-            baseline=self.baseline,
-            episode_ids=th.as_tensor(batch.episode_ids, device=self.device),
-            timesteps=th.as_tensor(batch.timesteps, device=self.device),
-            reward_to_go=self.reward_to_go,
-        )
+        options = self.estimator_options
+        batch = self.collector.buffer.episode_batch(options.gamma, options.reward_to_go)
+        losses = reinforce_loss(self.policy, batch.to_tensors(self.device), options)
         loss = losses.policy_loss + self.ent_coef * losses.entropy_loss
         if losses.value_loss is not None:
             loss = loss + self.vf_coef * losses.value_loss
@@ -226,7 +206,6 @@ class REINFORCE(EpisodicAlgorithm):
             self.logger.record("train/value_loss", losses.value_loss.item())
             values = losses.values.detach().cpu().numpy()
             self.logger.record("train/explained_variance", explained_variance(values, batch.returns))
-        self.logger.record("rollout/waste", self.collector.waste)
         if hasattr(self.policy, "log_std"):
             self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
 

@@ -9,23 +9,17 @@ from typing import Any, TypeVar
 
 import numpy as np
 from gymnasium import spaces
+from stable_baselines3.common.utils import FloatSchedule
 
+from gym_pgtoy.validation import check_integer
 from reinforce_sb3.estimator import BASELINES, LOSS_REDUCTIONS
 
 Choice = TypeVar("Choice", bound=str)
 
 
-def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
-    """An integer (not a bool) of at least ``minimum`` (and at most ``maximum``)."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < minimum
-        or (maximum is not None and value > maximum)
-    ):
-        allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum:_}]"
-        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
-    return int(value)
+class UnsupportedSpaceError(NotImplementedError, ValueError):
+    """An observation space the algorithm cannot learn on: SB3's ``NotImplementedError`` for nested spaces, and the
+    ``ValueError`` every other bad argument raises here, so that code written for either catches it."""
 
 
 def check_number(
@@ -68,29 +62,22 @@ def check_choice(name: str, value: Any, choices: Sequence[Choice]) -> Choice:
     return value  # type: ignore[return-value]  # value is one of the choices, checked just above
 
 
-class CheckedSchedule:
+def check_learning_rate(schedule: Any, progress_remaining: float = 1.0) -> float:
     """
-    A schedule whose every value is checked: ``schedule(progress_remaining)`` must be a finite
-    number >= 0, or a ``ValueError`` names the argument, the progress and the value.
-
-    :param name: the argument the schedule came from (``"learning_rate"``)
-    :param schedule: a number, or a function of the progress remaining (from 1 to 0)
+    The learning rate at ``progress_remaining``: ``schedule`` is a finite number >= 0 or a function of
+    the progress remaining (SB3's ``FloatSchedule`` and ``LinearSchedule`` among them) whose value is
+    one; else a ``ValueError`` names the argument, the progress and the value. The schedule itself is
+    left as it is (SB3 saves its schedule objects as they are).
     """
-
-    def __init__(self, name: str, schedule: float | Callable[[float], float]) -> None:
-        self.name = name
-        self.schedule = schedule
-        self(1.0)
-
-    def __call__(self, progress_remaining: float) -> float:
-        value = self.schedule(progress_remaining) if callable(self.schedule) else self.schedule
-        try:
-            return check_number(self.name, value, minimum=0.0)
-        except ValueError:
-            raise ValueError(
-                f"{self.name} must be a finite number >= 0 (or a schedule of such); "
-                f"at progress_remaining={progress_remaining:g} it is {value!r}"
-            ) from None
+    value_schedule = schedule.value_schedule if isinstance(schedule, FloatSchedule) else schedule
+    value = value_schedule(progress_remaining) if callable(value_schedule) else value_schedule
+    try:
+        return check_number("learning_rate", value, minimum=0.0)
+    except ValueError:
+        raise ValueError(
+            "learning_rate must be a finite number >= 0 (or a schedule of such); "
+            f"at progress_remaining={progress_remaining:g} it is {value!r}"
+        ) from None
 
 
 MAX_EPISODES = 1_000_000
@@ -102,18 +89,21 @@ def _optional_positive(name: str, value: Any) -> float | None:
 
 
 HYPERPARAMETERS: dict[str, Callable[[str, Any], Any]] = {
-    "n_episodes": partial(check_int, maximum=MAX_EPISODES),
+    "learning_rate": lambda name, value: check_learning_rate(value),
+    "n_episodes": partial(check_integer, low=1, high=MAX_EPISODES),
     "gamma": partial(check_number, minimum=0.0, maximum=1.0),
     "reward_to_go": check_bool,
     "normalize_returns": check_bool,
     "loss_reduction": partial(check_choice, choices=LOSS_REDUCTIONS),
     "baseline": partial(check_choice, choices=BASELINES),
+    "discounted_gradient": check_bool,
     "vf_coef": partial(check_number, minimum=0.0),
     "ent_coef": check_number,
     "max_grad_norm": _optional_positive,
-    "torch_threads": lambda name, value: None if value is None else check_int(name, value, maximum=1024),
+    "torch_threads": lambda name, value: None if value is None else check_integer(name, value, 1, 1024),
+    "monitor_wrapper": check_bool,
 }
-"""REINFORCE's own hyperparameters and their checks (the learning rate is a :class:`CheckedSchedule`)."""
+"""REINFORCE's arguments and their checks (a learning rate schedule is checked at the start, then at each update)."""
 
 
 def check_hyperparameters(values: dict[str, Any]) -> None:
@@ -130,12 +120,17 @@ OBSERVATION_SPACES = (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.
 def check_spaces(
     observation_space: spaces.Space[Any], action_space: spaces.Space[Any], on_error: Callable[[], None] | None = None
 ) -> None:
-    """A ``ValueError`` for spaces REINFORCE cannot learn on (calling ``on_error`` first, e.g. to close the env)."""
-    problem = None
+    """
+    A ``ValueError`` for spaces REINFORCE cannot learn on (calling ``on_error`` first, e.g. to close the env); an
+    :class:`UnsupportedSpaceError` (a ``NotImplementedError`` too, as in SB3) for a nested observation space.
+    """
+    error: ValueError | None = None
     if not isinstance(action_space, ACTION_SPACES):
-        problem = f"action_space must be Discrete, Box, MultiDiscrete or MultiBinary for REINFORCE, got {action_space}"
+        error = ValueError(
+            f"action_space must be Discrete, Box, MultiDiscrete or MultiBinary for REINFORCE, got {action_space}"
+        )
     elif not isinstance(observation_space, OBSERVATION_SPACES):
-        problem = (
+        error = UnsupportedSpaceError(
             "observation_space must be Box, Discrete, MultiDiscrete, MultiBinary or a Dict of those for "
             f"REINFORCE, got {observation_space}"
         )
@@ -144,11 +139,13 @@ def check_spaces(
             key for key, space in observation_space.spaces.items() if not isinstance(space, OBSERVATION_SPACES[:-1])
         ]
         if nested:
-            problem = f"observation_space: a Dict of Box, Discrete, MultiDiscrete or MultiBinary, got {nested} nested"
-    if problem is not None:
+            error = UnsupportedSpaceError(
+                f"observation_space: a Dict of Box, Discrete, MultiDiscrete or MultiBinary, got {nested} nested"
+            )
+    if error is not None:
         if on_error is not None:
             on_error()
-        raise ValueError(problem)
+        raise error
 
 
 def check_observations(obs: Any, space: spaces.Space[Any]) -> None:

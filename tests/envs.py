@@ -125,30 +125,43 @@ class PoisonedEnv(gym.Env):
     """Episodes of ``length`` steps paying 1 per step, whose first episode has one bad number in it.
 
     At step ``step`` (0-based) of the first episode, the reward is ``value`` (``where="reward"``), or the
-    observation it returns is (``where="observation"``: that observation is what the next action is chosen on).
-    Observations are ``[t]``.
+    observation it returns is (``where="observation"``: that observation is what the next action is chosen on);
+    with ``where="reset"``, the first reset returns it. Observations are ``[t]``. ``acted_on_bad`` counts the
+    actions received while the last observation returned was not finite: the proof that none was chosen on it.
     """
 
     observation_space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float32)
-    action_space = spaces.Discrete(2)
 
-    def __init__(self, length: int = 3, step: int = 0, value: float = np.nan, where: str = "reward") -> None:
+    def __init__(
+        self,
+        length: int = 3,
+        step: int = 0,
+        value: float = np.nan,
+        where: str = "reward",
+        action_space: spaces.Space | None = None,
+    ) -> None:
         self.length, self.bad_step, self.value, self.where = length, step, value, where
+        self.action_space = action_space if action_space is not None else spaces.Discrete(2)
         self.n_resets = 0
         self.t = 0
+        self.acted_on_bad = 0
+        self.last_obs = np.zeros(1, dtype=np.float32)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         self.n_resets += 1
         self.t = 0
-        return np.zeros(1, dtype=np.float32), {}
+        poisoned = self.n_resets == 1 and self.where == "reset" and self.bad_step == 0
+        self.last_obs = np.array([self.value if poisoned else 0.0], dtype=np.float32)
+        return self.last_obs.copy(), {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self.acted_on_bad += int(not np.isfinite(self.last_obs).all())
         poisoned = self.n_resets == 1 and self.t == self.bad_step
         reward = self.value if poisoned and self.where == "reward" else 1.0
         self.t += 1
-        obs = np.array([self.value if poisoned and self.where == "observation" else self.t], dtype=np.float32)
-        return obs, float(reward), self.t == self.length, False, {}
+        self.last_obs = np.array([self.value if poisoned and self.where == "observation" else self.t], np.float32)
+        return self.last_obs.copy(), float(reward), self.t == self.length, False, {}
 
 
 class ResetProbe(gym.Wrapper):

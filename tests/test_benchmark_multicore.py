@@ -3,7 +3,7 @@
 import pytest
 
 from benchmarks import multicore
-from tests.test_benchmarks import number, printed, rows
+from tests.helpers import number, printed, rows
 
 
 def test_multicore_benchmark_tables_and_plot(capsys, tmp_path):

@@ -1,5 +1,6 @@
-"""REINFORCE's progress bar counts the steps taken, and SB3's standard callbacks work with REINFORCE as with
-A2C/PPO (in the manner of SB3's test_callbacks.py; the callback contract itself is in test_episodic_algorithm.py)."""
+"""SB3's standard callbacks work with REINFORCE as with A2C/PPO (in the manner of SB3's test_callbacks.py; the
+callback contract itself is in test_episodic_algorithm.py, the step-counting progress bar in
+tests/sb3/test_callbacks.py)."""
 
 import numpy as np
 import pytest
@@ -14,43 +15,11 @@ from stable_baselines3.common.callbacks import (
 from stable_baselines3.common.env_util import make_vec_env
 
 from reinforce_sb3 import REINFORCE
-from reinforce_sb3.callbacks import StepCountingProgressBar
-from reinforce_sb3.rollout.vec_step import can_pause
 
 pytestmark = [
     pytest.mark.usefixtures("one_torch_thread"),
     pytest.mark.filterwarnings("ignore:rich is experimental"),  # SB3's progress bar uses tqdm.rich
 ]
-
-
-@pytest.fixture
-def bars(monkeypatch):
-    """(n, total) of every StepCountingProgressBar when its training ends."""
-    seen = []
-    on_training_end = StepCountingProgressBar._on_training_end
-
-    def record(self):
-        seen.append((self.pbar.n, self.pbar.total))
-        on_training_end(self)
-
-    monkeypatch.setattr(StepCountingProgressBar, "_on_training_end", record)
-    return seen
-
-
-def test_the_progress_bar_counts_the_steps_taken(make_model, bars):
-    """Paused envs take no step: SB3's bar, which adds num_envs per env.step call, would overcount."""
-    env = make_vec_env("PGToy-v0", n_envs=4, seed=0)
-    assert can_pause(env)
-    model = make_model(env, n_episodes=4)
-    calls = []
-    model.learn(2000, progress_bar=True, callback=lambda _l, _g: calls.append(1) or True)
-    assert bars == [(model.num_timesteps, 2000)]
-    assert 2000 <= model.num_timesteps < 2000 + 4
-    assert 4 * len(calls) > model.num_timesteps + 500  # what counting num_envs per call would have shown
-
-    start = model.num_timesteps
-    model.learn(500, progress_bar=True, reset_num_timesteps=False)
-    assert bars[1] == (model.num_timesteps - start, 500)  # this call's steps, against this call's budget
 
 
 def test_sb3_s_own_progress_bar_callback_still_works(make_model):

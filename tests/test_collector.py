@@ -2,14 +2,20 @@
 waste, and how rollout actions are drawn. Returns of a whole batch are checked against values computed by hand
 (in the manner of SB3's test_gae.py)."""
 
+import json
+
 import numpy as np
 import pytest
+import torch as th
+from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+from reinforce_sb3 import PausableSubprocVecEnv
 from reinforce_sb3.rollout import EpisodeCollector
 from reinforce_sb3.rollout.vec_step import can_pause
-from tests.envs import DictObsEnv, Lockstep, ScriptedRewardEnv
+from tests.envs import DictObsEnv, Lockstep, PoisonedEnv, ScriptedRewardEnv
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -95,11 +101,14 @@ def test_undiscounted_returns(make_model):
     np.testing.assert_allclose(capture.batch.returns, [3, 6, 3, 6, 3, 6, 5, 5, 5])
 
 
-def test_the_logged_waste_is_the_collector_s(make_model):
+def test_the_logged_waste_is_the_collector_s(make_model, tmp_path):
+    """dump_logs logs the waste of the batch about to be used."""
     model = make_model(two_scripted_envs(lockstep=True), n_episodes=4)
+    model.set_logger(configure(str(tmp_path), ["json"]))
     capture = CaptureBatch()
-    model.learn(100, callback=capture)
-    assert model.logger.name_to_value["rollout/waste"] == pytest.approx(capture.waste) == 0.25
+    model.learn(100, callback=capture, log_interval=1)
+    first = json.loads((tmp_path / "progress.json").read_text().splitlines()[0])
+    assert first["rollout/waste"] == pytest.approx(capture.waste) == 0.25
 
 
 def collector_for(make_model, env, n_episodes):
@@ -164,7 +173,7 @@ def test_actions_are_drawn_by_the_numpy_actor_or_from_torch_s_parameters(make_mo
     model = make_model(env, policy)
     collector = model.collector
     assert (collector.actor is not None) == numpy_actor and collector.sampler is not None
-    actions = collector.sample(model.policy, env.reset())
+    actions = collector.sample(env.reset())
     assert actions.shape == (2,) and actions.dtype == np.int64
     assert all(model.action_space.contains(int(a)) for a in actions)
 
@@ -178,3 +187,70 @@ def test_samples_come_from_torch_s_generator(make_model):
         runs.append(model.collector.buffer.arrays["actions"][: model.collector.buffer.pos].copy())
     np.testing.assert_array_equal(runs[0], runs[1])
     assert runs[0].shape != runs[2].shape or not np.array_equal(runs[0], runs[2])
+
+
+# --- a non-finite observation: refused before any action is chosen on it ---
+
+ACTION_SPACES = {
+    "Discrete": spaces.Discrete(2),
+    "Box": spaces.Box(-1.0, 1.0, (2,)),
+    "MultiDiscrete": spaces.MultiDiscrete([2, 3]),
+    "MultiBinary": spaces.MultiBinary(2),
+}
+
+
+def poisoned_vec_env(kind: str, where: str, action_space: spaces.Space, bad_env: int = 1, n_envs: int = 2):
+    """``n_envs`` PoisonedEnvs, env ``bad_env`` returning inf at its first reset or NaN at its 2nd step."""
+    step = 0 if where == "reset" else 1
+    value = np.inf if where == "reset" else np.nan
+    kind_of_bad = "reset" if where == "reset" else "observation"
+    make = [
+        lambda i=i: PoisonedEnv(4, step if i == bad_env else -1, value, kind_of_bad, action_space)
+        for i in range(n_envs)
+    ]
+    if kind == "PausableSubprocVecEnv":
+        return PausableSubprocVecEnv(make)
+    env = DummyVecEnv(make)
+    return Lockstep(env) if kind == "Lockstep" else env
+
+
+@pytest.mark.parametrize("where", ["reset", "mid-episode"])
+@pytest.mark.parametrize("action_space", list(ACTION_SPACES))
+@pytest.mark.parametrize("sampler", ["numpy", "torch"])
+@pytest.mark.parametrize("kind", ["DummyVecEnv", "Lockstep"])
+def test_a_non_finite_observation_gets_no_action(make_model, kind, sampler, action_space, where):
+    """At the first reset or mid-episode, with the numpy actor or torch's (GELU has no numpy copy), for every
+    action space, paused or in lockstep: the error names the env and the step, and the env received no action
+    chosen on the bad observation."""
+    env = poisoned_vec_env(kind, where, ACTION_SPACES[action_space])
+    policy_kwargs = {"activation_fn": th.nn.GELU} if sampler == "torch" else {}
+    model = make_model(env, policy_kwargs=policy_kwargs)
+    assert (model.collector.actor is not None) == (sampler == "numpy")
+    step = 0 if where == "reset" else 2
+    message = rf"non-finite observation from env 1 at step {step} of the batch: \[(inf|nan)\]"
+    with pytest.raises(ValueError, match=message):
+        model.learn(100)
+    assert env.get_attr("acted_on_bad") == [0, 0]
+    assert model.num_timesteps == 2 * step and model._n_updates == 0
+
+
+@pytest.mark.parametrize("where", ["reset", "mid-episode"])
+def test_a_non_finite_observation_gets_no_action_from_a_subprocess_env(make_model, where):
+    env = poisoned_vec_env("PausableSubprocVecEnv", where, ACTION_SPACES["Box"])
+    model = make_model(env)
+    try:
+        with pytest.raises(ValueError, match=r"non-finite observation from env 1 at step \d of the batch"):
+            model.learn(100)
+        assert env.get_attr("acted_on_bad") == [0, 0]
+    finally:
+        env.close()
+
+
+def test_a_non_finite_dict_observation_is_named_by_its_key(make_model):
+    env = DummyVecEnv([DictObsEnv] * 2)
+    model = make_model(env, "MultiInputPolicy")
+    obs = env.reset()
+    obs["vec"][1, 2] = np.inf
+    with pytest.raises(ValueError, match=r"non-finite observation 'vec' from env 1 at step 0 of the batch"):
+        model.collector.step(env, obs, np.ones(2, dtype=bool))
+    assert model.collector.steps_taken == 0

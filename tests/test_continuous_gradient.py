@@ -11,6 +11,7 @@ from gym_pgtoy import exact
 from reinforce_sb3 import REINFORCE
 from reinforce_sb3.analysis import diagnostics, sampling
 from reinforce_sb3.analysis.estimators import ESTIMATORS
+from tests.helpers import cosine, textbook_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -23,19 +24,7 @@ log-std (at mu = 0 it does not), and a fifth of the samples fall outside [-1, 1]
 def gaussian_model(n_episodes, n_envs=8, learning_rate=1.0, seed=0, **kwargs):
     """The textbook estimator (gamma 1, raw returns, sum / episodes) with plain SGD on a Gaussian MLP policy."""
     env = make_vec_env("PGToy-v0", n_envs=n_envs, seed=seed, env_kwargs={"continuous": True})
-    model = REINFORCE(
-        "MlpPolicy",
-        env,
-        learning_rate=learning_rate,
-        n_episodes=n_episodes,
-        gamma=1.0,
-        normalize_returns=False,
-        loss_reduction="episodes",
-        seed=seed,
-        device="cpu",
-        policy_kwargs=dict(net_arch=[16], ortho_init=False, log_std_init=-0.5, optimizer_class=th.optim.SGD),
-        **kwargs,
-    )
+    model = textbook_model(env, n_episodes, learning_rate, seed, {"log_std_init": -0.5}, **kwargs)
     with th.no_grad():
         model.policy.action_net.bias += MEAN_OFFSET
     return model
@@ -45,10 +34,6 @@ def split(tensors, names):
     """The log-std's entry and the mean's parameters (all the others), each flattened."""
     by_name = dict(zip(names, tensors, strict=True))
     return by_name["log_std"].flatten(), th.cat([t.flatten() for name, t in by_name.items() if name != "log_std"])
-
-
-def cosine(a, b):
-    return th.nn.functional.cosine_similarity(a, b, dim=0).item()
 
 
 def test_one_update_with_many_episodes_is_the_exact_gradient():

@@ -75,9 +75,9 @@ def test_any_sb3_policy():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"n_episodes": 0}, r"n_episodes must be an integer in \[1, 100000\], got 0"),
-        ({"n_batches": 1}, r"n_batches must be an integer in \[2, 100000\], got 1"),
-        ({"n_batches": 2.5}, r"n_batches must be an integer in \[2, 100000\], got 2.5"),
+        ({"n_episodes": 0}, r"n_episodes must be an integer in \[1, 100_000\], got 0"),
+        ({"n_batches": 1}, r"n_batches must be an integer in \[2, 100_000\], got 1"),
+        ({"n_batches": 2.5}, r"n_batches must be an integer in \[2, 100_000\], got 2.5"),
         ({"n_episodes": 1000, "n_batches": 101}, "n_episodes x n_batches = 1000 x 101 = 101,000 episodes, more than"),
         ({"estimators": []}, "estimators must hold at least one Estimator"),
         ({"gamma": 1.5}, r"gamma must be in \[0, 1\]"),

@@ -211,31 +211,6 @@ def test_no_env_is_reset_mid_episode(make_model, make_strict_env, tmp_path, kind
     assert min(env.get_attr("n_resets")) > 3  # episodes ended and new ones began
 
 
-def test_load_without_reset_continues_from_the_last_observation(make_model, make_strict_env, tmp_path):
-    """SB3's test_set_env: load(env=the same env, force_reset=False) acts next on the observation it left."""
-    env = make_strict_env("DummyVecEnv", "CartPole-v1", n_envs=2)
-    model = make_model(env)
-    model.learn(150)
-    assert (~model._last_episode_starts).any()  # an episode is running
-    last_obs = model._last_obs.copy()
-    model.save(tmp_path / "model.zip")
-
-    loaded = REINFORCE.load(tmp_path / "model.zip", env=env, force_reset=False)
-    np.testing.assert_array_equal(loaded._last_obs, last_obs)
-    np.testing.assert_array_equal(loaded._last_episode_starts, model._last_episode_starts)
-    first = []
-
-    def record(_locals, _globals):
-        if not first:  # the observation the first actions were chosen on
-            first.append(loaded.collector.buffer.arrays["obs"][0].copy())
-        return True
-
-    loaded.learn(100, reset_num_timesteps=False, callback=record)
-    np.testing.assert_array_equal(first[0], last_obs)
-    assert loaded.num_timesteps >= model.num_timesteps + 100
-    assert env.get_attr("early_resets") == [0, 0]
-
-
 def test_load_with_force_reset_resets_the_envs(make_model, tmp_path):
     env = make_vec_env("CartPole-v1", n_envs=2, seed=0, wrapper_class=ResetProbe)
     model = make_model(env)
@@ -330,19 +305,6 @@ def test_set_parameters_refuses_non_finite_parameters(make_model, bad):
     th.testing.assert_close(model.policy.optimizer.state_dict(), optimizer_state)
 
 
-def test_set_env(make_model):
-    model = make_model(make_vec_env("CartPole-v1", n_envs=2), n_episodes=4)
-    model.learn(200)
-    model.set_env(make_vec_env("CartPole-v1", n_envs=2, seed=3))
-    assert model._last_obs is None  # SB3: the new env is reset before training
-    model.learn(600, reset_num_timesteps=False)
-    assert model._n_updates > 0
-    with pytest.raises(ValueError, match="Observation spaces do not match"):
-        model.set_env(make_vec_env("Acrobot-v1", n_envs=2))
-    with pytest.raises(AssertionError, match="number of environments"):
-        model.set_env(make_vec_env("CartPole-v1", n_envs=3))
-
-
 def test_a_model_of_another_algorithm_is_refused(tmp_path):
     A2C("MlpPolicy", "CartPole-v1", policy_kwargs=dict(net_arch=[8])).save(tmp_path / "a2c.zip")
     with pytest.raises(ValueError, match="ActorCriticPolicy, saved by another algorithm"):
@@ -363,8 +325,8 @@ def test_a_model_of_another_algorithm_is_refused(tmp_path):
 def test_a_non_finite_reward_or_observation_stops_training_and_names_env_and_step(
     make_model, n_envs, length, where, value, data
 ):
-    """The error names the env and the batch step; the parameters are as before; the model saves, loads and
-    trains on (the bad episode is over)."""
+    """The error names the env and the batch step; the parameters are as before; no action was chosen on a bad
+    observation; the model saves, loads and trains on."""
     env_index = data.draw(st.integers(0, n_envs - 1), label="env")
     # the observation returned by a step is what the next step acts on: the last one is never used
     step = data.draw(st.integers(0, length - 1 if where == "reward" else length - 2), label="step")
@@ -372,15 +334,18 @@ def test_a_non_finite_reward_or_observation_stops_training_and_names_env_and_ste
     model = make_model(DummyVecEnv([lambda env=env: env for env in envs]), n_episodes=n_envs)
     before = parameters(model)
     row = step if where == "reward" else step + 1  # every env steps at every row of its first episode
-    with pytest.raises(ValueError, match=rf"non-finite {where} in the batch at env {env_index}, step {row} .*"):
+    where_ = "in the batch at env {}, step {} " if where == "reward" else "from env {} at step {} of the batch"
+    with pytest.raises(ValueError, match=rf"non-finite {where} {where_.format(env_index, row)}"):
         model.learn(100)
+    assert sum(env.acted_on_bad for env in envs) == 0
     assert model._n_updates == 0
     assert_same(parameters(model), before)
     file = io.BytesIO()
     model.save(file)
     file.seek(0)
     assert_same(parameters(REINFORCE.load(file)), before)
-    model.learn(40, reset_num_timesteps=False)
+    # the bad reward's episode is over; the bad observation's env is where it was, and a reset starts it anew
+    model.learn(40, reset_num_timesteps=where == "observation")
     assert model._n_updates > 0
 
 

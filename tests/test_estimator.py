@@ -1,7 +1,9 @@
 """The pure functions of reinforce_sb3.estimator, against values computed by hand (in the manner of SB3's
 test_gae.py) and against naive per-episode loops on random input (hypothesis)."""
 
+import dataclasses
 import math
+import typing
 
 import numpy as np
 import pytest
@@ -11,6 +13,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from reinforce_sb3.estimator import (
+    BASELINES,
+    LOSS_REDUCTIONS,
+    Baseline,
+    EstimatorOptions,
+    LossReduction,
+    TensorBatch,
     advantages,
     discounted_returns,
     episode_returns,
@@ -224,15 +232,22 @@ BATCH_ACTIONS = th.tensor([1, 0, 1, 1])
 BATCH_RETURNS = th.tensor([3.0, 2.0, 1.0, -1.0])
 
 
+def batch_of(actions=BATCH_ACTIONS) -> TensorBatch:
+    """Two episodes of two steps: returns-to-go (3, 2) and (1, -1)."""
+    return TensorBatch(BATCH_OBS, actions, BATCH_RETURNS, th.tensor([0, 0, 1, 1]), th.tensor([0, 1, 0, 1]), 2)
+
+
+def log_pi_of(policy) -> th.Tensor:
+    return th.log_softmax(policy.action_parameters(BATCH_OBS), dim=1)[th.arange(4), BATCH_ACTIONS]
+
+
 @pytest.mark.parametrize("loss_reduction", ["mean", "episodes"])
 @pytest.mark.parametrize("normalize_returns", [False, True])
 def test_reinforce_loss_by_hand(loss_reduction, normalize_returns):
     """``-sum_t log pi(a_t|s_t) w_t * scale`` with log pi from the logits directly, and the entropy term."""
     policy = tiny_policy()
-    losses = reinforce_loss(
-        policy, BATCH_OBS, BATCH_ACTIONS, BATCH_RETURNS, n_episodes=2,
-        normalize_returns=normalize_returns, loss_reduction=loss_reduction,
-    )  # fmt: skip
+    options = EstimatorOptions(normalize_returns=normalize_returns, loss_reduction=loss_reduction)
+    losses = reinforce_loss(policy, batch_of(), options)
     logits = policy.action_parameters(BATCH_OBS)
     log_probs = th.log_softmax(logits, dim=1)
     log_pi = log_probs[th.arange(4), BATCH_ACTIONS]
@@ -241,41 +256,39 @@ def test_reinforce_loss_by_hand(loss_reduction, normalize_returns):
         weights = (weights - weights.mean()) / weights.std(correction=0)
     scale = 1 / 4 if loss_reduction == "mean" else 1 / 2
     th.testing.assert_close(losses.policy_loss, -(log_pi * weights).sum() * scale)
+    th.testing.assert_close(losses.log_prob, log_pi)
+    th.testing.assert_close(losses.weights, weights)
+    assert losses.scale == scale
     entropy = -(log_probs.exp() * log_probs).sum(dim=1)
     th.testing.assert_close(losses.entropy_loss, -entropy.sum() * scale)
     assert losses.value_loss is None and losses.values is None
 
 
-def test_ratio_form_has_the_gradient_of_the_log_form():
-    gradients = []
-    for ratio_form in (False, True):
-        policy = tiny_policy()
-        loss = reinforce_loss(policy, BATCH_OBS, BATCH_ACTIONS, BATCH_RETURNS, 2, ratio_form=ratio_form).policy_loss
-        loss.backward()
-        gradients.append(th.cat([p.grad.flatten() for p in policy.parameters()]))
-    th.testing.assert_close(gradients[0], gradients[1])
+@pytest.mark.parametrize("normalize_returns", [False, True])
+def test_discounted_gradient_weights_each_step_by_gamma_to_the_t(normalize_returns):
+    """Steps at t = 1 of each episode get gamma^1 = 0.5 of their (standardised or raw) weight, those at t = 0 all."""
+    policy = tiny_policy()
+    options = EstimatorOptions(gamma=0.5, normalize_returns=normalize_returns, loss_reduction="episodes")
+    plain = reinforce_loss(policy, batch_of(), options)
+    discounted = reinforce_loss(policy, batch_of(), dataclasses.replace(options, discounted_gradient=True))
+    th.testing.assert_close(discounted.weights, plain.weights * th.tensor([1.0, 0.5, 1.0, 0.5]))
+    th.testing.assert_close(discounted.policy_loss, -(log_pi_of(policy) * discounted.weights).sum() / 2)
 
 
 def test_value_baseline_loss_is_the_regression_on_the_returns():
     policy = tiny_policy(value_baseline=True)
-    losses = reinforce_loss(policy, BATCH_OBS, BATCH_ACTIONS, BATCH_RETURNS, 2, baseline="value")
+    losses = reinforce_loss(policy, batch_of(), EstimatorOptions(baseline="value"))
     values = policy.predict_values(BATCH_OBS)
     th.testing.assert_close(losses.values, values)
     th.testing.assert_close(losses.value_loss, ((values - BATCH_RETURNS) ** 2).mean())
 
 
-def test_leave_one_out_loss_needs_the_episodes():
+def test_leave_one_out_loss_by_hand():
     policy = tiny_policy()
-    with pytest.raises(ValueError, match="needs episode_ids and timesteps"):
-        reinforce_loss(policy, BATCH_OBS, BATCH_ACTIONS, BATCH_RETURNS, 2, baseline="leave_one_out")
-    losses = reinforce_loss(
-        policy, BATCH_OBS, BATCH_ACTIONS, BATCH_RETURNS, 2, normalize_returns=False, baseline="leave_one_out",
-        episode_ids=th.tensor([0, 0, 1, 1]), timesteps=th.tensor([0, 1, 0, 1]),
-    )  # fmt: skip
+    losses = reinforce_loss(policy, batch_of(), EstimatorOptions(normalize_returns=False, baseline="leave_one_out"))
     # episode 0 has returns-to-go (3, 2), episode 1 (1, -1): each step's baseline is the other's at the same time
     weights = BATCH_RETURNS - th.tensor([1.0, -1.0, 3.0, 2.0])
-    log_pi = th.log_softmax(policy.action_parameters(BATCH_OBS), dim=1)[th.arange(4), BATCH_ACTIONS]
-    th.testing.assert_close(losses.policy_loss, -(log_pi * weights).sum() / 4)
+    th.testing.assert_close(losses.policy_loss, -(log_pi_of(policy) * weights).sum() / 4)
 
 
 def test_multidimensional_box_actions_are_flattened_for_the_log_prob():
@@ -284,7 +297,12 @@ def test_multidimensional_box_actions_are_flattened_for_the_log_prob():
 
     policy = tiny_policy(spaces.Box(-1.0, 1.0, shape=(2, 2)))
     actions = th.zeros(4, 2, 2)
-    losses = reinforce_loss(policy, BATCH_OBS, actions, BATCH_RETURNS, 2, normalize_returns=False)
+    losses = reinforce_loss(policy, batch_of(actions), EstimatorOptions(normalize_returns=False))
     means = policy.action_parameters(BATCH_OBS)
     log_pi = th.distributions.Normal(means, policy.log_std.exp()).log_prob(actions.reshape(4, 4)).sum(dim=1)
     th.testing.assert_close(losses.policy_loss, -(log_pi * BATCH_RETURNS).sum() / 4)
+
+
+def test_the_option_names_are_defined_once():
+    assert BASELINES == typing.get_args(Baseline) == ("none", "mean", "leave_one_out", "value")
+    assert typing.get_args(LossReduction) == LOSS_REDUCTIONS

@@ -223,9 +223,9 @@ def test_surrogate_gradient_for_any_callable_needs_parameters():
         ("CartPole-v1", {}, TypeError, "env must be PGToy-v0, SlipperyHill-v0 or a SlipperyHillEnv"),
         (42, {}, TypeError, "env must be"),
         (SlipperyHillEnv(), {}, ValueError, "horizon is unknown"),
-        ("PGToy-v0", {"horizon": 0}, ValueError, r"horizon must be an integer in \[1, 100000\]"),
-        ("PGToy-v0", {"horizon": 2.0}, ValueError, r"horizon must be an integer in \[1, 100000\]"),
-        ("PGToy-v0", {"horizon": 100_001}, ValueError, r"horizon must be an integer in \[1, 100000\]"),
+        ("PGToy-v0", {"horizon": 0}, ValueError, r"horizon must be an integer in \[1, 100_000\]"),
+        ("PGToy-v0", {"horizon": 2.0}, ValueError, r"horizon must be an integer in \[1, 100_000\]"),
+        ("PGToy-v0", {"horizon": 100_001}, ValueError, r"horizon must be an integer in \[1, 100_000\]"),
         (gym.make("PGToy-v0", max_episode_steps=10**9), {}, ValueError, r"by default the env's max_episode_steps"),
         (SlipperyHillEnv(hill_length=49), {"horizon": 10_001}, ValueError, r"10001 x 100 = 1,000,100 \(time, state\)"),
         (

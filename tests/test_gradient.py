@@ -3,43 +3,22 @@ every baseline that is action-independent; the learned baseline never changes th
 
 import pytest
 import torch as th
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from gym_pgtoy import exact
-from reinforce_sb3 import REINFORCE
 from tests.envs import Lockstep
+from tests.helpers import AverageGradient, cosine, flat, relative_error, textbook_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def flat(tensors):
-    return th.cat([t.flatten() for t in tensors])
 
 
 def gradient_model(
     n_episodes: int, n_envs: int = 1, learning_rate: float = 1.0, seed: int = 0, lockstep: bool = False, **kwargs
 ):
-    """REINFORCE as the textbook estimator (gamma 1, raw returns, sum / episodes, no clipping) with plain SGD,
-    on a non-trivial MLP policy (PyTorch's default initialisation, not a near-uniform one).
-    ``lockstep``: wrap the DummyVecEnv (in a VecEnv wrapper that changes nothing), so that all envs step
-    together and waiting envs run unused episodes, instead of pausing."""
+    """The textbook model on PGToy-v0. ``lockstep``: wrap the DummyVecEnv (in a VecEnv wrapper that changes
+    nothing), so that all envs step together and waiting envs run unused episodes, instead of pausing."""
     env = make_vec_env("PGToy-v0", n_envs=n_envs, seed=seed)
-    return REINFORCE(
-        "MlpPolicy",
-        Lockstep(env) if lockstep else env,
-        learning_rate=learning_rate,
-        n_episodes=n_episodes,
-        gamma=1.0,
-        normalize_returns=False,
-        loss_reduction="episodes",
-        ent_coef=0.0,
-        max_grad_norm=None,
-        seed=seed,
-        device="cpu",
-        policy_kwargs=dict(net_arch=[16], ortho_init=False, optimizer_class=th.optim.SGD),
-        **kwargs,
-    )
+    return textbook_model(Lockstep(env) if lockstep else env, n_episodes, learning_rate, seed, **kwargs)
 
 
 def applied_and_exact_gradient(n_episodes: int, n_envs: int = 1, reward_to_go: bool = True, seed: int = 0):
@@ -54,14 +33,6 @@ def applied_and_exact_gradient(n_episodes: int, n_envs: int = 1, reward_to_go: b
     return applied, truth
 
 
-def cosine(a, b):
-    return th.nn.functional.cosine_similarity(a, b, dim=0).item()
-
-
-def relative_error(estimate, truth):
-    return ((estimate - truth).norm() / truth.norm()).item()
-
-
 def test_gradient_estimate_converges_to_the_exact_gradient():
     errors = {}
     for n_episodes in (100, 1000, 10000):
@@ -72,23 +43,6 @@ def test_gradient_estimate_converges_to_the_exact_gradient():
     # the error of a Monte-Carlo mean shrinks like 1/sqrt(n): about 3x per 10x episodes
     assert errors[10000] < errors[1000] < errors[100]
     assert errors[10000] < errors[100] / 5
-
-
-class AverageGradient(BaseCallback):
-    """Average the gradient estimate of each update (``-grad`` of the loss) over ``n_batches`` updates, then stop."""
-
-    def __init__(self, n_batches: int) -> None:
-        super().__init__()
-        self.n_batches = n_batches
-        self.total = None
-
-    def _on_rollout_start(self) -> None:
-        if self.model._n_updates > 0:  # the previous update left its gradient in .grad
-            estimate = -flat(p.grad for p in self.model.policy.parameters())
-            self.total = estimate if self.total is None else self.total + estimate
-
-    def _on_step(self) -> bool:
-        return self.model._n_updates < self.n_batches
 
 
 @pytest.mark.parametrize(
@@ -105,7 +59,7 @@ def test_small_batches_from_parallel_envs_are_unbiased(n_envs, n_episodes, rewar
     n_batches = 1000
     callback = AverageGradient(n_batches)
     model.learn(10**9, callback=callback)
-    average = callback.total / (n_batches - 1)  # the last update's gradient is not read
+    average = callback.average
     assert cosine(average, truth) > 0.99
     assert relative_error(average, truth) < 0.05
 
@@ -121,7 +75,7 @@ def test_baselines_keep_the_gradient_estimate_on_target(baseline, scale):
     n_batches = 400
     callback = AverageGradient(n_batches)
     model.learn(10**9, callback=callback)
-    average = callback.total / (n_batches - 1)
+    average = callback.average
     if baseline == "value":  # the value network's gradient is not part of the policy gradient
         mask = th.cat([th.full((p.numel(),), "value_net" not in name) for name, p in model.policy.named_parameters()])
         assert not mask.all()
@@ -143,3 +97,18 @@ def test_value_loss_does_not_touch_the_policy():
             assert steps[0.0][name].abs().sum() == 0 and steps[1.0][name].abs().sum() > 0
         else:
             th.testing.assert_close(steps[0.0][name], steps[1.0][name])
+
+
+@pytest.mark.parametrize("discounted_gradient", [True, False])
+def test_discounted_gradient_is_the_gradient_of_the_discounted_return(discounted_gradient):
+    """gamma = 0.5 < 1: with gamma^t in each step's term the average estimate is the exact gradient of the
+    discounted return; without it (the common practice) it is measurably another vector."""
+    model = gradient_model(16, n_envs=4, learning_rate=0.0, seed=5, gamma=0.5, discounted_gradient=discounted_gradient)
+    truth = flat(exact.parameter_gradient("PGToy-v0", model, gamma=0.5))
+    callback = AverageGradient(400)
+    model.learn(10**9, callback=callback)
+    if discounted_gradient:
+        assert cosine(callback.average, truth) > 0.99
+        assert relative_error(callback.average, truth) < 0.05
+    else:
+        assert relative_error(callback.average, truth) > 0.15

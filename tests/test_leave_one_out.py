@@ -5,13 +5,13 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from gym_pgtoy import exact
 from reinforce_sb3 import REINFORCE
 from reinforce_sb3.analysis import diagnostics, sampling
 from reinforce_sb3.analysis.estimators import BASELINE_ESTIMATORS, ESTIMATORS, Estimator
+from tests.helpers import AverageGradient, cosine, relative_error, textbook_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -19,56 +19,19 @@ N_EPISODES = 4
 N_BATCHES = 2000
 
 
-class AverageGradient(BaseCallback):
-    """Average the gradient estimate of each update (``-grad`` of the loss) over ``n_batches`` updates, then stop."""
-
-    def __init__(self, n_batches: int) -> None:
-        super().__init__()
-        self.n_batches = n_batches
-        self.estimates = []
-
-    def _on_rollout_start(self) -> None:
-        if self.model._n_updates > 0:  # the previous update left its gradient in .grad
-            self.estimates.append(-th.cat([p.grad.flatten() for p in self.model.policy.parameters()]))
-
-    def _on_step(self) -> bool:
-        return self.model._n_updates < self.n_batches
-
-
 def average_and_exact(continuous, baseline, reward_to_go, seed, n_batches=N_BATCHES):
     """The average of ``n_batches`` estimates with N = 4 episodes from 2 envs at fixed parameters (learning rate
     0), and the exact gradient. The Gaussian policy's mean is moved off 0 so that the log-std matters."""
     env = make_vec_env("PGToy-v0", n_envs=2, seed=seed, env_kwargs={"continuous": continuous})
-    policy_kwargs = dict(net_arch=[16], ortho_init=False, optimizer_class=th.optim.SGD)
-    model = REINFORCE(
-        "MlpPolicy",
-        env,
-        learning_rate=0.0,
-        n_episodes=N_EPISODES,
-        gamma=1.0,
-        normalize_returns=False,
-        loss_reduction="episodes",
-        baseline=baseline,
-        reward_to_go=reward_to_go,
-        seed=seed,
-        device="cpu",
-        policy_kwargs={**policy_kwargs, "log_std_init": -0.5} if continuous else policy_kwargs,
-    )
+    policy_kwargs = {"log_std_init": -0.5} if continuous else {}
+    model = textbook_model(env, N_EPISODES, 0.0, seed, policy_kwargs, baseline=baseline, reward_to_go=reward_to_go)
     if continuous:
         with th.no_grad():
             model.policy.action_net.bias += 0.4
     truth = th.cat([g.flatten() for g in exact.parameter_gradient(gym.make("PGToy-v0", continuous=continuous), model)])
     callback = AverageGradient(n_batches)
     model.learn(10**9, callback=callback)
-    return th.stack(callback.estimates).mean(dim=0), truth
-
-
-def cosine(a, b):
-    return th.nn.functional.cosine_similarity(a, b, dim=0).item()
-
-
-def relative_error(estimate, truth):
-    return ((estimate - truth).norm() / truth.norm()).item()
+    return callback.average, truth
 
 
 @pytest.mark.parametrize("reward_to_go", [True, False], ids=["reward-to-go", "whole-episode"])

@@ -160,11 +160,6 @@ def test_normalized_equal_returns_give_a_no_op_update(make_model):
         assert th.equal(old, new.detach())
 
 
-def test_fewer_episodes_than_envs_warns(make_model):
-    with pytest.warns(UserWarning, match="n_episodes=2 is smaller than the number of envs"):
-        make_model(make_vec_env("CartPole-v1", n_envs=4), n_episodes=2)
-
-
 def test_evaluate_policy_and_multiple_envs(make_model):
     model = make_model(make_vec_env("CartPole-v1", n_envs=4, seed=0), n_episodes=8)
     model.learn(1000)

@@ -6,7 +6,6 @@ import os
 import zipfile
 
 import pytest
-from stable_baselines3 import A2C
 
 from reinforce_sb3 import REINFORCE
 from reinforce_sb3.saving import atomic_save, read_model_data, save_target
@@ -32,31 +31,6 @@ def test_save_target_is_chosen_as_sb3_s_open_path_does(tmp_path):
     with pytest.warns(UserWarning, match="does not exist. Will create it"):
         assert save_target(tmp_path / "new" / "deeper" / "m.zip") == tmp_path / "new" / "deeper" / "m.zip"
     assert (tmp_path / "new" / "deeper").is_dir()
-
-
-@pytest.mark.parametrize("name", ["x.zip", "run.v1"])
-def test_saving_to_a_folder_saves_beside_it_as_a2c_does(tmp_path, model, name):
-    a2c = A2C("MlpPolicy", "PGToy-v0", policy_kwargs=dict(net_arch=[8]), device="cpu")
-    for algorithm, saved in (("a2c", a2c), ("reinforce", model)):
-        (tmp_path / algorithm / name).mkdir(parents=True)
-        with pytest.warns(UserWarning, match=f"is a folder. Will save instead to .*{name}_2"):
-            saved.save(tmp_path / algorithm / name)
-    assert files(tmp_path / "reinforce") == files(tmp_path / "a2c") == [name, f"{name}_2"]
-    assert (tmp_path / "reinforce" / f"{name}_2").is_file()
-    REINFORCE.load(tmp_path / "reinforce" / f"{name}_2")
-
-
-def test_saving_through_a_symlink_keeps_the_link_and_updates_its_target(tmp_path, model):
-    (tmp_path / "models").mkdir()
-    target = tmp_path / "models" / "v1.zip"
-    model.save(target)
-    link = tmp_path / "latest.zip"
-    link.symlink_to(target)
-    model.num_timesteps = 1234  # something to tell the saves apart
-    model.save(link)
-    assert link.is_symlink() and link.resolve() == target.resolve()
-    assert REINFORCE.load(target).num_timesteps == 1234
-    assert files(tmp_path) == ["latest.zip", "models"] and files(tmp_path / "models") == ["v1.zip"]
 
 
 def test_saving_through_a_dangling_symlink_creates_its_target(tmp_path, model):

@@ -187,10 +187,10 @@ def test_step_before_reset_is_a_clear_error():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"hill_length": 0}, r"hill_length must be an integer in \[1, 10000\], got 0"),
-        ({"hill_length": 2.5}, r"hill_length must be an integer in \[1, 10000\], got 2.5"),
-        ({"hill_length": True}, r"hill_length must be an integer in \[1, 10000\], got True"),
-        ({"hill_length": 10_001}, r"hill_length must be an integer in \[1, 10000\], got 10001"),
+        ({"hill_length": 0}, r"hill_length must be an integer in \[1, 10_000\], got 0"),
+        ({"hill_length": 2.5}, r"hill_length must be an integer in \[1, 10_000\], got 2.5"),
+        ({"hill_length": True}, r"hill_length must be an integer in \[1, 10_000\], got True"),
+        ({"hill_length": 10_001}, r"hill_length must be an integer in \[1, 10_000\], got 10001"),
         ({"slip_prob": -0.1}, r"slip_prob must be a probability in \[0, 1\]"),
         ({"slip_prob": 1.5}, r"slip_prob must be a probability in \[0, 1\]"),
         ({"slip_prob": float("nan")}, r"slip_prob must be a probability in \[0, 1\]"),

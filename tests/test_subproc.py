@@ -7,29 +7,11 @@ from stable_baselines3.common.vec_env import SubprocVecEnv
 
 from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv
 from tests.envs import DictObsEnv
-
-FORK = {"start_method": "fork"}  # the quickest start on Linux; the workers only run gym envs
+from tests.helpers import FORK, assert_same_step
 
 
 def make(n_envs: int, vec_env_cls: type = PausableSubprocVecEnv, env_id: str = "CartPole-v1", seed: int = 3):
     return make_vec_env(env_id, n_envs=n_envs, seed=seed, vec_env_cls=vec_env_cls, vec_env_kwargs=FORK)
-
-
-def assert_same_step(step, step2) -> None:
-    """Two ``VecEnv.step`` returns are equal (observations, rewards and dtypes, dones, info dicts)."""
-    obs, rewards, dones, infos = step
-    obs2, rewards2, dones2, infos2 = step2
-    np.testing.assert_array_equal(obs, obs2)
-    np.testing.assert_array_equal(rewards, rewards2)
-    assert rewards.dtype == rewards2.dtype
-    np.testing.assert_array_equal(dones, dones2)
-    for info, info2 in zip(infos, infos2, strict=True):
-        assert info.keys() == info2.keys()
-        for key in info:
-            if key == "episode":
-                assert (info[key]["r"], info[key]["l"]) == (info2[key]["r"], info2[key]["l"])
-            else:
-                np.testing.assert_array_equal(info[key], info2[key])
 
 
 def test_made_by_make_vec_env_it_steps_as_subproc_vec_env():

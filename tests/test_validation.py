@@ -3,6 +3,7 @@ reinforce_sb3.validation alone (with hypothesis), and the one path the construct
 learning-rate value go through."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -11,13 +12,14 @@ from gymnasium import spaces
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.utils import FloatSchedule, LinearSchedule
 
+from gym_pgtoy.validation import check_integer
 from reinforce_sb3 import REINFORCE
 from reinforce_sb3.validation import (
-    CheckedSchedule,
     check_bool,
     check_choice,
-    check_int,
+    check_learning_rate,
     check_number,
     check_observations,
     check_spaces,
@@ -46,13 +48,19 @@ def is_real(value) -> bool:
 
 @settings(max_examples=300, deadline=None)
 @given(ANYTHING, st.integers(-3, 3))
-def test_check_int_accepts_integers_from_the_minimum_only(value, minimum):
+def test_check_integer_accepts_integers_from_the_minimum_only(value, minimum):
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum:
-        assert check_int("n_things", value, minimum) == value
-        assert type(check_int("n_things", value, minimum)) is int
+        assert check_integer("n_things", value, minimum) == value
+        assert type(check_integer("n_things", value, minimum)) is int
     else:
         with pytest.raises(ValueError, match=rf"^n_things must be an integer >= {minimum}, got"):
-            check_int("n_things", value, minimum)
+            check_integer("n_things", value, minimum)
+
+
+def test_check_integer_says_the_upper_limit():
+    assert check_integer("n", 10**6, 1, 10**6) == 10**6
+    with pytest.raises(ValueError, match=r"^n must be an integer in \[1, 1_000_000\] \(or fewer\), got 1000001$"):
+        check_integer("n", 10**6 + 1, 1, 10**6, " (or fewer)")
 
 
 @settings(max_examples=300, deadline=None)
@@ -110,14 +118,16 @@ def test_check_choice_accepts_the_choices_only(value):
 
 
 @pytest.mark.parametrize("bad", [math.nan, -0.1, math.inf, "0.1", None, 1j])
-def test_a_schedule_is_checked_at_every_progress(bad):
-    schedule = CheckedSchedule("learning_rate", lambda progress: 1e-3 if progress > 0.5 else bad)
-    assert schedule(1.0) == 1e-3 and schedule(0.75) == 1e-3
+@pytest.mark.parametrize("wrap", [lambda schedule: schedule, FloatSchedule], ids=["function", "FloatSchedule"])
+def test_a_schedule_is_checked_at_any_progress(bad, wrap):
+    schedule = wrap(lambda progress: 1e-3 if progress > 0.5 else bad)
+    assert check_learning_rate(schedule, 1.0) == 1e-3 and check_learning_rate(schedule, 0.75) == 1e-3
     with pytest.raises(ValueError, match=r"^learning_rate must be a finite number >= 0 .*progress_remaining=0.25"):
-        schedule(0.25)
-    assert CheckedSchedule("learning_rate", 0.5)(0.1) == 0.5
+        check_learning_rate(schedule, 0.25)
+    assert check_learning_rate(0.5, 0.1) == 0.5
+    assert check_learning_rate(LinearSchedule(1e-3, 0.0, 1.0), 0.5) == pytest.approx(5e-4)
     with pytest.raises(ValueError, match="at progress_remaining=1 it is"):
-        CheckedSchedule("learning_rate", bad)  # checked at once, at progress 1
+        check_learning_rate(bad)  # a constant, checked at progress 1
 
 
 @pytest.mark.parametrize(
@@ -135,7 +145,7 @@ def test_a_schedule_is_checked_at_every_progress(bad):
         ({"learning_rate": lambda progress: -0.1}, "learning_rate must be a finite number >= 0"),
         ({"loss_reduction": "sum"}, r"loss_reduction must be one of \('mean', 'episodes'\)"),
         ({"ent_coef": math.nan}, "ent_coef must be a finite number"),
-        ({"baseline": "median"}, r"baseline must be one of \('none', 'mean', 'value', 'leave_one_out'\)"),
+        ({"baseline": "median"}, r"baseline must be one of \('none', 'mean', 'leave_one_out', 'value'\)"),
         ({"vf_coef": -1.0}, "vf_coef must be a finite number >= 0"),
         ({"max_grad_norm": 0.0}, "max_grad_norm must be a finite number > 0"),
         ({"max_grad_norm": -1.0}, "max_grad_norm must be a finite number > 0"),
@@ -144,6 +154,9 @@ def test_a_schedule_is_checked_at_every_progress(bad):
         ({"reward_to_go": "False"}, "reward_to_go must be True or False, got 'False'"),
         ({"normalize_returns": "True"}, "normalize_returns must be True or False"),
         ({"normalize_returns": 1}, "normalize_returns must be True or False"),
+        ({"discounted_gradient": "yes"}, "discounted_gradient must be True or False"),
+        ({"monitor_wrapper": "False"}, "monitor_wrapper must be True or False, got 'False'"),
+        ({"monitor_wrapper": 0}, "monitor_wrapper must be True or False"),
         ({"policy_kwargs": {"ortho_init": "False"}}, "ortho_init must be True or False"),
         ({"policy_kwargs": {"normalize_images": "no"}}, "normalize_images must be True or False"),
         ({"policy_kwargs": {"log_std_init": math.nan}}, "log_std_init must be a finite number, got nan"),
@@ -156,6 +169,19 @@ def test_a_schedule_is_checked_at_every_progress(bad):
 def test_invalid_hyperparameters_at_construction(kwargs, message):
     with pytest.raises(ValueError, match=message):
         REINFORCE("MlpPolicy", "Pendulum-v1", **kwargs)
+
+
+def test_every_boolean_option_refuses_what_is_not_a_bool():
+    """The same check for each boolean argument of the constructor and of the policy."""
+    from reinforce_sb3.validation import HYPERPARAMETERS, check_bool
+
+    booleans = [name for name, check in HYPERPARAMETERS.items() if check is check_bool]
+    assert sorted(booleans) == ["discounted_gradient", "monitor_wrapper", "normalize_returns", "reward_to_go"]
+    for name in booleans:
+        for bad in ("False", "", 0, 1.0, None, np.int64(1)):
+            with pytest.raises(ValueError, match=rf"^{name} must be True or False, got {re.escape(repr(bad))}$"):
+                REINFORCE("MlpPolicy", "CartPole-v1", **{name: bad})
+        REINFORCE("MlpPolicy", "CartPole-v1", **{name: np.bool_(True)})
 
 
 def test_unknown_policy_name():

@@ -27,7 +27,7 @@ from stable_baselines3.common.vec_env import (
 from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv
 from reinforce_sb3.rollout.vec_step import can_pause, step_active
 from tests.envs import ImageObsEnv
-from tests.test_subproc import FORK, assert_same_step
+from tests.helpers import FORK, assert_same_step
 
 
 def seeded(make: Callable[[], gym.Env], seed: int) -> Callable[[], gym.Env]:

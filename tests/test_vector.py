@@ -349,11 +349,11 @@ def test_reset_needed():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"num_envs": 0}, r"num_envs must be an integer in \[1, 1000000\], got 0"),
-        ({"num_envs": 2.0}, r"num_envs must be an integer in \[1, 1000000\], got 2.0"),
-        ({"num_envs": MAX_NUM_ENVS + 1}, r"num_envs must be an integer in \[1, 1000000\], got 1000001"),
-        ({"max_episode_steps": 0}, r"max_episode_steps must be an integer in \[1, 100000\] or None, got 0"),
-        ({"max_episode_steps": 10**9}, r"max_episode_steps must be an integer in \[1, 100000\] or None"),
+        ({"num_envs": 0}, r"num_envs must be an integer in \[1, 1_000_000\], got 0"),
+        ({"num_envs": 2.0}, r"num_envs must be an integer in \[1, 1_000_000\], got 2.0"),
+        ({"num_envs": MAX_NUM_ENVS + 1}, r"num_envs must be an integer in \[1, 1_000_000\], got 1000001"),
+        ({"max_episode_steps": 0}, r"max_episode_steps must be an integer in \[1, 100_000\] or None, got 0"),
+        ({"max_episode_steps": 10**9}, r"max_episode_steps must be an integer in \[1, 100_000\] or None"),
         ({"hill_length": 0}, "hill_length must be an integer"),
         ({"hill_length": 10**9}, "hill_length must be an integer"),
         ({"slip_prob": 1.5}, "slip_prob must be a probability"),

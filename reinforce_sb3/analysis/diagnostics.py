@@ -41,7 +41,6 @@ import gymnasium as gym
 import numpy as np
 import torch as th
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.utils import obs_as_tensor
 
 from gym_pgtoy import exact
 from gym_pgtoy.cli import add_debug_flag, int_at_least, run_cli
@@ -146,23 +145,14 @@ def estimate(
     :param parameters: the tensors to differentiate with respect to (default: all the policy's)
     """
     parameters = list(policy.parameters()) if parameters is None else list(parameters)
+    options = estimator.options(gamma)
     batch = episode_batch(policy, episodes, gamma, estimator.reward_to_go)
-    device = policy.device
-    losses = reinforce_loss(
-        policy,
-        obs_as_tensor(batch.observations, device),
-        th.as_tensor(batch.actions, device=device),
-        th.as_tensor(batch.returns, dtype=th.float32, device=device),
-        n_episodes=len(episodes),
-        normalize_returns=estimator.normalize_returns,
-        loss_reduction=estimator.loss_reduction,
-        baseline=estimator.baseline,
-        ratio_form=estimator.ratio_form,
-        episode_ids=th.as_tensor(batch.episode_ids, device=device),
-        timesteps=th.as_tensor(batch.timesteps, device=device),
-        reward_to_go=estimator.reward_to_go,
-    )
-    grads = th.autograd.grad(-losses.policy_loss, parameters, allow_unused=True)
+    losses = reinforce_loss(policy, batch.to_tensors(policy.device), options)
+    policy_loss = losses.policy_loss
+    if estimator.ratio_form:  # the likelihood ratio pi / pi.detach(): its gradient is grad pi / pi = grad log pi
+        ratio = th.exp(losses.log_prob - losses.log_prob.detach())
+        policy_loss = -(ratio * losses.weights).sum() * losses.scale
+    grads = th.autograd.grad(-policy_loss, parameters, allow_unused=True)
     return (
         th.cat([(th.zeros_like(p) if g is None else g).flatten() for p, g in zip(parameters, grads, strict=True)])
         .cpu()

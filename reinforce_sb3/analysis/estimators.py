@@ -2,31 +2,46 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from reinforce_sb3.estimator import Baseline, LossReduction
+from reinforce_sb3.estimator import BASELINES, Baseline, EstimatorOptions, LossReduction
 
 
 @dataclass(frozen=True)
 class Estimator:
-    """One variant of the REINFORCE gradient estimator (see :func:`~reinforce_sb3.estimator.reinforce_loss`)."""
+    """
+    One named variant of the REINFORCE gradient estimator, the textbook one by default (raw returns,
+    sum over steps / episodes). :meth:`options` gives what :func:`~reinforce_sb3.estimator.reinforce_loss`
+    takes; ``ratio_form`` is a teaching form of the same gradient, ``pi / pi.detach()`` in place of
+    ``log pi`` (:func:`~reinforce_sb3.analysis.diagnostics.estimate`).
+    """
 
     name: str
     reward_to_go: bool = True
     normalize_returns: bool = False
     loss_reduction: LossReduction = "episodes"
     baseline: Baseline = "none"
+    discounted_gradient: bool = False
     ratio_form: bool = False
+
+    def options(self, gamma: float) -> EstimatorOptions:
+        """The estimator's options with the discount ``gamma``."""
+        return EstimatorOptions(
+            gamma=gamma,
+            reward_to_go=self.reward_to_go,
+            normalize_returns=self.normalize_returns,
+            loss_reduction=self.loss_reduction,
+            baseline=self.baseline,
+            discounted_gradient=self.discounted_gradient,
+        )
 
     def reinforce_kwargs(self) -> dict[str, Any]:
         """The REINFORCE arguments that train with this estimator (the ratio form trains as the log-prob form)."""
-        return {
-            "reward_to_go": self.reward_to_go,
-            "normalize_returns": self.normalize_returns,
-            "loss_reduction": self.loss_reduction,
-            "baseline": self.baseline,
-        }
+        kwargs = dataclasses.asdict(self.options(gamma=1.0))
+        del kwargs["gamma"]
+        return kwargs
 
 
 ESTIMATORS = (
@@ -47,11 +62,16 @@ BASELINE_NAMES: dict[Baseline, str] = {
     "leave_one_out": "leave-one-out baseline",
     "value": "learned value baseline",
 }
+"""The name of each of :data:`~reinforce_sb3.estimator.BASELINES` in tables and pictures."""
 
 BASELINE_ESTIMATORS = tuple(
-    Estimator(name if reward_to_go else f"{name}, whole-episode", reward_to_go=reward_to_go, baseline=baseline)
+    Estimator(
+        BASELINE_NAMES[baseline] if reward_to_go else f"{BASELINE_NAMES[baseline]}, whole-episode",
+        reward_to_go=reward_to_go,
+        baseline=baseline,
+    )
     for reward_to_go in (True, False)
-    for baseline, name in BASELINE_NAMES.items()
+    for baseline in BASELINES
 )
 """Every baseline with the textbook estimator (raw returns, sum / episodes), on the reward-to-go and on the
 whole-episode return: the batch mean is biased by ``1 - 1/N``, leave-one-out and a learned value are not."""

@@ -19,8 +19,8 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from gym_pgtoy import exact
+from gym_pgtoy.validation import check_integer
 from reinforce_sb3.analysis.estimators import LEARNING_ESTIMATORS, Estimator
-from reinforce_sb3.validation import check_int
 
 
 class ExactReturnCallback(BaseCallback):
@@ -67,7 +67,7 @@ def learning_curves(
     """
     from reinforce_sb3 import REINFORCE
 
-    timesteps = check_int("timesteps", timesteps)
+    timesteps = check_integer("timesteps", timesteps)
     if len(seeds) == 0:
         raise ValueError("seeds must hold at least one seed, got none")
     if not isinstance(env, str) and env.spec is None:

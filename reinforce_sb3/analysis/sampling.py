@@ -23,7 +23,6 @@ import torch as th
 import torch.nn.functional as F  # noqa: N812
 from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.utils import obs_as_tensor
 
 from reinforce_sb3.analysis.policy_adapter import check_spaces
 from reinforce_sb3.buffer import EpisodeBatch, EpisodeBuffer
@@ -119,9 +118,8 @@ def fit_value_baseline(
             "(use a REINFORCE model or an SB3 actor-critic policy such as A2C's or PPO's)"
         )
     value_parameters = [p for name, p in clone.named_parameters() if _is_value_parameter(name)]
-    batch = episode_batch(clone, episodes, gamma, reward_to_go)
-    observations = obs_as_tensor(batch.observations, clone.device)
-    returns = th.as_tensor(batch.returns, dtype=th.float32, device=clone.device)
+    batch = episode_batch(clone, episodes, gamma, reward_to_go).to_tensors(clone.device)
+    observations, returns = batch.observations, batch.returns
     optimizer = th.optim.Adam(value_parameters, lr=learning_rate)
     with th.enable_grad():
         for _ in range(steps):

@@ -1,33 +1,50 @@
-"""Which episodes make a batch, which envs step, and how actions are drawn during the rollout."""
+"""One step of the rollout at a time: act, step the envs that have something to do, record the batch."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
+from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
-from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 
 from reinforce_sb3.buffer import EpisodeBuffer
 from reinforce_sb3.policies import REINFORCEPolicy
 from reinforce_sb3.rollout.numpy_actor import ActionSampler, NumpyActor
-from reinforce_sb3.rollout.vec_step import step_active
+from reinforce_sb3.rollout.vec_step import can_pause, step_active
+
+
+class RolloutStep(NamedTuple):
+    """What one step of the rollout did (the names are those of SB3's ``collect_rollouts``)."""
+
+    actions: np.ndarray
+    """The actions drawn (for Box actions, the Gaussian samples whose log-probability the estimator weights)."""
+    clipped_actions: np.ndarray
+    """The actions the envs received (Box actions clipped to the action space)."""
+    new_obs: VecEnvObs
+    rewards: np.ndarray
+    dones: np.ndarray
+    infos: list[dict[str, Any]]
+    active: np.ndarray
+    """Which envs stepped; the others waited."""
+    n_stepped: int
 
 
 class EpisodeCollector:
     """
-    The batch rule of REINFORCE, its episode buffer, and the rollout's action sampler.
+    The batch rule of REINFORCE, its episode buffer, and the whole of one rollout step.
 
     The batch is the first ``n_episodes`` episodes to *start* after the batch began (ties by
     env index). Whether an episode is in the batch is decided when it starts, before anything
-    happens in it, so the gradient estimate stays unbiased (taking the first episodes to
-    *finish* would favour short ones). An episode that was already running when the batch
-    began (it started under older parameters, or after the previous batch was full) is never
-    cut short: it runs to its end unused, and its env then starts an episode that may join.
-    Steps not in the batch are counted in :attr:`waste`.
+    happens in it, so no episode length is favoured (taking the first episodes to *finish*
+    would favour short ones). An episode that was already running when the batch began (it
+    started under older parameters, or after the previous batch was full) is never cut short:
+    it runs to its end unused, and its env then starts an episode that may join. Steps not in
+    the batch are counted in :attr:`waste`.
 
     With a VecEnv that can pause (a ``DummyVecEnv``, a
     :class:`~reinforce_sb3.rollout.subproc.PausableSubprocVecEnv`, either of them inside
@@ -35,6 +52,11 @@ class EpisodeCollector:
     :func:`~reinforce_sb3.rollout.vec_step.can_pause`) only the envs with something to do step:
     those running a batch episode, and those finishing an unused one while the batch still has
     places. The others wait, so nothing is wasted. Other VecEnvs step every env together.
+
+    Actions are drawn in numpy, by one sampler per distribution, from a generator seeded from
+    torch's; on the CPU, a numpy copy of an MLP actor computes the distribution's parameters too
+    (a fraction of torch's per-call cost at rollout sizes). Other policies compute them in torch,
+    and a distribution the sampler does not know is sampled by SB3.
 
     :param observation_space: Observation space
     :param action_space: Action space
@@ -48,15 +70,20 @@ class EpisodeCollector:
         self.buffer = EpisodeBuffer(observation_space, action_space, n_envs)
         self.n_envs = n_envs
         self.n_episodes = n_episodes
+        self.box = action_space if isinstance(action_space, spaces.Box) else None
         self.in_batch = np.zeros(n_envs, dtype=bool)
         self.n_started = 0
         self.n_done = 0
         self.steps_taken = 0
+        self.policy: BasePolicy | None = None
         self.actor: NumpyActor | None = None
         self.sampler: ActionSampler | None = None
         self.rng = np.random.default_rng()
+        self._float_observations = _float_keys(observation_space)
+        self._env: VecEnv | None = None
+        self._pausable = False
 
-    def start_batch(self, policy: REINFORCEPolicy, episode_starts: np.ndarray) -> None:
+    def start_batch(self, policy: BasePolicy, episode_starts: np.ndarray) -> None:
         """
         Begin a new, empty batch with the policy as it is now.
 
@@ -68,11 +95,11 @@ class EpisodeCollector:
         self.in_batch[:] = False
         self.n_started = self.n_done = self.steps_taken = 0
         self._join(np.flatnonzero(episode_starts))
-        # Actions are drawn in numpy, by one sampler per distribution, from a generator seeded from torch's.
-        # On the CPU, a numpy copy of an MLP actor computes the distribution's parameters too (a fraction
-        # of torch's per-call cost at rollout sizes); other policies compute them in torch.
-        self.sampler = ActionSampler.from_policy(policy)
-        self.actor = NumpyActor.from_policy(policy)
+        self.policy = policy
+        self.sampler = self.actor = None
+        if isinstance(policy, REINFORCEPolicy):
+            self.sampler = ActionSampler.from_policy(policy)
+            self.actor = NumpyActor.from_policy(policy, self.sampler)
         self.rng = np.random.default_rng(int(th.randint(2**62, ()).item()))
 
     def _join(self, envs: np.ndarray) -> None:
@@ -87,9 +114,14 @@ class EpisodeCollector:
         return self.n_done >= self.n_episodes
 
     @property
+    def n_batch_steps(self) -> int:
+        """The number of env steps recorded so far that belong to the batch (all of its steps, once complete)."""
+        return self.buffer.n_batch_steps
+
+    @property
     def waste(self) -> float:
         """The fraction of the env steps taken for this batch that are not in it."""
-        return 1.0 - self.buffer.n_batch_steps / max(self.steps_taken, 1)
+        return 1.0 - self.n_batch_steps / max(self.steps_taken, 1)
 
     def active(self, episode_starts: np.ndarray, pausable: bool) -> np.ndarray:
         """The envs to step now: every env of a VecEnv that cannot pause; else those with something to do."""
@@ -97,21 +129,55 @@ class EpisodeCollector:
             return np.ones(self.n_envs, dtype=bool)
         return self.in_batch | (~episode_starts & (self.n_started < self.n_episodes))
 
-    def sample(self, policy: REINFORCEPolicy, obs: VecEnvObs) -> np.ndarray:
-        """One action per env, drawn from the policy (by the numpy actor when there is one)."""
+    def step(self, env: VecEnv, obs: VecEnvObs, episode_starts: np.ndarray) -> RolloutStep:
+        """
+        One step of the rollout: check the observations, draw an action per env, step the envs with
+        something to do (every env of a VecEnv that cannot pause), and record the step in the batch.
+
+        :param env: the VecEnv (whether it can pause is looked up once per VecEnv)
+        :param obs: the observation of every env, which the actions are chosen on
+        :param episode_starts: for each env, whether its next step begins an episode
+        :raises ValueError: an observation is not finite (before any action is chosen on it)
+        """
+        if env is not self._env:
+            self._env, self._pausable = env, can_pause(env)
+        self._check_finite(obs)
+        active = self.active(episode_starts, self._pausable)
+        actions = self.sample(obs)
+        # The log-probability is that of the Gaussian sample; the env receives it clipped.
+        clipped_actions = actions if self.box is None else np.clip(actions, self.box.low, self.box.high)
+        new_obs, rewards, dones, infos = (
+            step_active(env, clipped_actions, active) if self._pausable else env.step(clipped_actions)
+        )
+        n_stepped = self.record(obs, actions, rewards, episode_starts, dones, active)
+        return RolloutStep(actions, clipped_actions, new_obs, rewards, dones, infos, active, n_stepped)
+
+    def sample(self, obs: VecEnvObs) -> np.ndarray:
+        """One action per env, drawn from the batch's policy (by the numpy actor when there is one)."""
         if self.actor is not None:
             return self.actor.sample(obs, self.rng)  # type: ignore[arg-type]  # the actor exists for array observations only
+        policy = self.policy
+        assert policy is not None, "start_batch sets the policy"
         obs_tensor = obs_as_tensor(obs, policy.device)  # type: ignore[arg-type]  # dict observations are fine too
         with th.no_grad():
             if self.sampler is None:  # a distribution the sampler does not know: SB3's own sampling
                 actions: np.ndarray = policy(obs_tensor).cpu().numpy()
                 return actions
+            assert isinstance(policy, REINFORCEPolicy)  # the sampler exists for REINFORCE's policies only
             return self.sampler.sample(policy.action_parameters(obs_tensor).cpu().numpy(), self.rng)
 
-    @staticmethod
-    def step(env: VecEnv, actions: np.ndarray, active: np.ndarray, pausable: bool) -> VecEnvStepReturn:
-        """Step the ``active`` envs of a VecEnv that can pause (``pausable``), or every env of one that cannot."""
-        return step_active(env, actions, active) if pausable else env.step(actions)
+    def _check_finite(self, obs: VecEnvObs) -> None:
+        """A ``ValueError`` naming the env and the step if a float observation is NaN or infinite."""
+        for key in self._float_observations:
+            values: np.ndarray = obs if key is None else obs[key]  # type: ignore[assignment, call-overload]  # dict or array, by the space
+            if not np.isfinite(values).all():
+                flat = np.asarray(values).reshape(self.n_envs, -1)
+                env_idx = int(np.flatnonzero(~np.isfinite(flat).all(axis=1))[0])
+                what = "observation" if key is None else f"observation {key!r}"
+                raise ValueError(
+                    f"non-finite {what} from env {env_idx} at step {self.buffer.pos} of the batch: "
+                    f"{flat[env_idx].tolist()!r}. No action was chosen on it and no parameter was changed."
+                )
 
     def record(
         self,
@@ -121,12 +187,29 @@ class EpisodeCollector:
         episode_starts: np.ndarray,
         dones: np.ndarray,
         active: np.ndarray,
-    ) -> None:
-        """Record one step of the envs (``obs``: what the actions were chosen on) and update the batch."""
+    ) -> int:
+        """
+        Record one step of the envs (``obs``: what the actions were chosen on) and update the batch.
+
+        :return: the number of envs that stepped (``active``)
+        """
         self.buffer.add(obs, actions, rewards, episode_starts, dones, self.in_batch & active)  # type: ignore[arg-type]  # no Tuple observations
-        self.steps_taken += int(np.count_nonzero(active))
+        n_stepped = int(np.count_nonzero(active))
+        self.steps_taken += n_stepped
         if dones.any():  # most steps end no episode
             self.n_done += int(np.count_nonzero(dones & self.in_batch))
             restarted = np.flatnonzero(dones)
             self.in_batch[restarted] = False
             self._join(restarted)
+        return n_stepped
+
+
+def _float_keys(observation_space: spaces.Space[Any]) -> list[str | None]:
+    """The observations that can be NaN: a float Box (key None), or the float Box keys of a Dict."""
+    if isinstance(observation_space, spaces.Dict):
+        return [key for key, space in observation_space.spaces.items() if _is_float_box(space)]
+    return [None] if _is_float_box(observation_space) else []
+
+
+def _is_float_box(space: spaces.Space[Any]) -> bool:
+    return isinstance(space, spaces.Box) and np.issubdtype(space.dtype, np.floating)

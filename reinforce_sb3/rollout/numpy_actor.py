@@ -134,8 +134,14 @@ class NumpyActor:
             self._sizes = np.array([len(eye) for eye in self._one_hot])
 
     @classmethod
-    def from_policy(cls, policy: REINFORCEPolicy) -> NumpyActor | None:
-        """A numpy copy of ``policy``'s actor, or None if ``policy`` is not an MLP on flat observations on the CPU."""
+    def from_policy(cls, policy: REINFORCEPolicy, sampler: ActionSampler | None = None) -> NumpyActor | None:
+        """
+        A numpy copy of ``policy``'s actor, or None if ``policy`` is not an MLP on flat observations on the CPU.
+
+        :param policy: the policy to copy
+        :param sampler: the sampler of its action distribution, if the caller has built it
+            (:meth:`ActionSampler.from_policy`, built here otherwise)
+        """
         parameters = list(policy.parameters())
         if parameters and parameters[0].device.type != "cpu":
             return None
@@ -146,7 +152,7 @@ class NumpyActor:
             return None
         if isinstance(observation_space, spaces.Box) and is_image_space(observation_space):
             return None
-        sampler = ActionSampler.from_policy(policy)
+        sampler = sampler or ActionSampler.from_policy(policy)
         if sampler is None or not isinstance(policy.action_net, nn.Linear):
             return None
 

@@ -108,7 +108,7 @@ def check_reinforce_hyperparams(values: Mapping[str, Any]) -> None:
     with warnings.catch_warnings():  # advice on the settings comes once, when the zoo makes the model
         warnings.simplefilter("ignore")
         # no env and no network: SB3 makes an algorithm without an env, as load() does
-        REINFORCE("MlpPolicy", None, _init_setup_model=False, **kwargs)  # type: ignore[arg-type]  # env=None
+        REINFORCE("MlpPolicy", None, _init_setup_model=False, **kwargs)
 
 
 def _linear_schedule_start(text: str) -> float:

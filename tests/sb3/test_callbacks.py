@@ -127,7 +127,7 @@ def test_callbacks_can_cancel_runs(callback_false_value):
     assert model.num_timesteps == 1
 
 
-# The issue, after SB3's test_callbacks_can_cancel_runs: a run cancelled mid-episode continues that episode at the
+# Ours, after SB3's test_callbacks_can_cancel_runs: a run cancelled mid-episode continues that episode at the
 # next learn(reset_num_timesteps=False), with no reset (Monitor(allow_early_resets=False) raises on one), like A2C
 @pytest.mark.parametrize("model_class", [REINFORCE, A2C])
 @pytest.mark.filterwarnings("ignore:REINFORCE made no gradient step")
@@ -270,7 +270,7 @@ class RecordingBar:
         pass
 
 
-# The issue, after the progress_bar=True runs of SB3's test_callbacks: the bar counts the env steps taken, no more,
+# Ours, after the progress_bar=True runs of SB3's test_callbacks: the bar counts the env steps taken, no more,
 # also with envs that wait (paused) for the update; as A2C's, whose envs all step every time
 @pytest.mark.parametrize("model_class", [REINFORCE, A2C])
 def test_progress_bar_counts_the_steps_taken(monkeypatch, model_class):

@@ -38,7 +38,7 @@ def test_deterministic_training_common(algo):
     assert sum(rewards[0]) == sum(rewards[1]), rewards
 
 
-# The issue: learn(3000) then learn(2000, reset_num_timesteps=False) gives bitwise the parameters of learn(5000) from
+# Ours: learn(3000) then learn(2000, reset_num_timesteps=False) gives bitwise the parameters of learn(5000) from
 # the same seed, as for A2C. The split falls mid-episode and, for REINFORCE, mid-batch. (A2C runs a fifth as long.)
 @pytest.mark.parametrize(("algo", "first", "second"), [(REINFORCE, 3000, 2000), (A2C, 600, 400)])
 def test_split_learn_is_the_same_run(algo, first, second):

@@ -181,11 +181,13 @@ def test_vec_normalize():
     evaluate_policy(model, env, n_eval_episodes=5, warn=False)
 
 
-# SB3 test_dict_env.py::test_dict_nested. SB3 raises NotImplementedError deep in its env checks; REINFORCE turns
-# it into the ValueError of every other unsupported space, naming the observation space (issue 11, item 12).
+# SB3 test_dict_env.py::test_dict_nested, whole: SB3's NotImplementedError for nested spaces. REINFORCE's error is
+# that and the ValueError of every other unsupported space too (UnsupportedSpaceError), naming the observation space.
 def test_dict_nested():
     # Without manual wrapping to vec-env
     env = DummyDictEnv(nested_dict_obs=True)
+    with pytest.raises(NotImplementedError):
+        _ = REINFORCE("MultiInputPolicy", env, seed=1)
     with pytest.raises(ValueError, match=r"observation_space: .*[Nn]ested"):
         _ = REINFORCE("MultiInputPolicy", env, seed=1)
     # With manual vec-env wrapping: SB3's DummyVecEnv refuses the space itself, before REINFORCE sees it

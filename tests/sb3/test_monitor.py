@@ -148,7 +148,7 @@ def check_no_reset_mid_episode(env: VecEnv, num_timesteps: int) -> None:
     assert sum(steps) == num_timesteps
 
 
-# The issue, with SB3 test_monitor.py::test_monitor_error_cases' early-reset check as the probe: learning goes on
+# Ours, with SB3 test_monitor.py::test_monitor_error_cases' early-reset check as the probe: learning goes on
 # without a reset mid-episode after a budget runs out, after a callback stop, after load(force_reset=False), after
 # set_parameters and after set_env(force_reset=False), for every VecEnv and wrapper; A2C beside it on a DummyVecEnv
 @pytest.mark.parametrize(

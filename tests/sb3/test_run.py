@@ -92,7 +92,7 @@ def hidden_sizes(network: nn.Module) -> list[int]:
     return [layer.out_features for layer in network.modules() if isinstance(layer, nn.Linear)]
 
 
-# sb3-contrib test_run.py::test_trpo_params (net_arch=dict(pi=[32], vf=[32])) and the issue: SB3's dict form of
+# sb3-contrib test_run.py::test_trpo_params (net_arch=dict(pi=[32], vf=[32])), extended: SB3's dict form of
 # net_arch gives REINFORCE the policy (and value) layers that it gives A2C
 @pytest.mark.parametrize("net_arch", [dict(pi=[8]), dict(pi=[8, 6], vf=[4])])
 def test_net_arch_dict(tmp_path, net_arch):

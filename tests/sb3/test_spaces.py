@@ -95,7 +95,7 @@ def test_action_spaces(env):
         assert model._n_updates > 0
 
 
-# The issue: a Box action space of shape (2, 2) trains, and predict gives actions of that shape, as A2C's
+# Ours: a Box action space of shape (2, 2) trains, and predict gives actions of that shape, as A2C's
 def test_multidimensional_box_actions_train():
     env = gym.wrappers.TimeLimit(RewardedMultidimensionalAction(), max_episode_steps=EP_LENGTH)
     model = REINFORCE("MlpPolicy", env, n_episodes=2, seed=0, learning_rate=0.05)
