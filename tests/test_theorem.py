@@ -380,7 +380,7 @@ def test_measured_defaults_and_the_mean_baseline_that_does_nothing(capsys):
     exactly the rows of normalized returns alone (standardising subtracts the mean again)."""
     theorem.main(["--measured", "--n-episodes", "4", "--n-batches", "3", "--seed", "1"])
     rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in capsys.readouterr().out.splitlines()}
-    for name, _ in theorem.MEASURED_ESTIMATORS:
+    for name, _ in (*theorem.MEASURED_ESTIMATORS, *theorem.MEASURED_DISCOUNT):
         assert name in rows, name
     assert rows["batch-mean baseline and normalized returns"] == rows["normalized returns"]
     assert rows["batch-mean baseline"] != rows["textbook: raw returns, sum / episodes"]

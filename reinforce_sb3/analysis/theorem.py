@@ -611,6 +611,15 @@ MEASURED_ESTIMATORS: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 """The estimators :func:`measured` compares: the textbook one, REINFORCE's defaults and their parts."""
 
+MEASURED_GAMMA = 0.9
+"""The discount of :func:`measured`'s second table."""
+
+MEASURED_DISCOUNT: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("textbook, gamma^t dropped (the default)", {}),
+    ("textbook, discounted_gradient=True", {"discounted_gradient": True}),
+)
+"""The estimators of :func:`measured`'s second table: with and without ``gamma^t``, at :data:`MEASURED_GAMMA`."""
+
 
 def measured(n_episodes: int = 32, n_batches: int = 200, seed: int = 0) -> str:
     """Sampled estimates of REINFORCE's defaults and their parts beside the exact gradient, on a neural network.
@@ -626,9 +635,15 @@ def measured(n_episodes: int = 32, n_batches: int = 200, seed: int = 0) -> str:
     model = REINFORCE("MlpPolicy", "PGToy-v0", seed=seed, device="cpu", policy_kwargs={"ortho_init": False})
     estimators = [Estimator(name, **options) for name, options in MEASURED_ESTIMATORS]
     checks = compare_estimators(model, "PGToy-v0", n_episodes, n_batches, estimators, gamma=1.0, seed=seed)
+    discounted = [Estimator(name, **options) for name, options in MEASURED_DISCOUNT]
+    discount_checks = compare_estimators(
+        model, "PGToy-v0", n_episodes, n_batches, discounted, gamma=MEASURED_GAMMA, seed=seed
+    )
     return (
         f"REINFORCE's defaults and their parts on PGToy-v0 against the exact gradient (gamma = 1, seed {seed}):\n\n"
-        f"{format_table(checks)}"
+        f"{format_table(checks)}\n\n"
+        f"The textbook estimator with gamma = {MEASURED_GAMMA:g}, against the exact gradient of the discounted return "
+        f"J_gamma (seed {seed}):\n\n{format_table(discount_checks)}"
     )
 
 
