@@ -80,6 +80,7 @@ class EpisodeCollector:
         self.sampler: ActionSampler | None = None
         self.rng = np.random.default_rng()
         self._float_observations = _float_keys(observation_space)
+        self._flat_float_observations = self._float_observations == [None]
         self._env: VecEnv | None = None
         self._pausable = False
 
@@ -168,16 +169,23 @@ class EpisodeCollector:
 
     def _check_finite(self, obs: VecEnvObs) -> None:
         """A ``ValueError`` naming the env and the step if a float observation is NaN or infinite."""
+        if self._flat_float_observations:  # the common case first: one array, one numpy call
+            if not np.isfinite(obs).all():  # type: ignore[arg-type]  # a float Box's observations are an array
+                self._refuse(obs, None)  # type: ignore[arg-type]  # as above
+            return
         for key in self._float_observations:
-            values: np.ndarray = obs if key is None else obs[key]  # type: ignore[assignment, call-overload]  # dict or array, by the space
+            values: np.ndarray = obs[key]  # type: ignore[call-overload, index]  # a Dict space's observations
             if not np.isfinite(values).all():
-                flat = np.asarray(values).reshape(self.n_envs, -1)
-                env_idx = int(np.flatnonzero(~np.isfinite(flat).all(axis=1))[0])
-                what = "observation" if key is None else f"observation {key!r}"
-                raise ValueError(
-                    f"non-finite {what} from env {env_idx} at step {self.buffer.pos} of the batch: "
-                    f"{flat[env_idx].tolist()!r}. No action was chosen on it and no parameter was changed."
-                )
+                self._refuse(values, key)
+
+    def _refuse(self, values: np.ndarray, key: str | None) -> None:
+        flat = np.asarray(values).reshape(self.n_envs, -1)
+        env_idx = int(np.flatnonzero(~np.isfinite(flat).all(axis=1))[0])
+        what = "observation" if key is None else f"observation {key!r}"
+        raise ValueError(
+            f"non-finite {what} from env {env_idx} at step {self.buffer.pos} of the batch: "
+            f"{flat[env_idx].tolist()!r}. No action was chosen on it and no parameter was changed."
+        )
 
     def record(
         self,
