@@ -21,9 +21,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_readme import PYTHON, README, ROOT, SKIP, run_python_blocks, run_shell_command, with_small_budget
+from tests.doc_blocks import (
+    DOCS,
+    PYTHON,
+    README,
+    ROOT,
+    SKIP,
+    run_python_blocks,
+    run_shell_command,
+    with_small_budget,
+)
 
-DOCS = ROOT / "docs"
 PAGES = sorted(path for path in DOCS.glob("*.md"))
 FENCE = re.compile(r"^```(?P<language>\w+)\n(?P<code>.*?)^```$", re.S | re.M)
 EXPECTED = re.compile(r"^(?:\w+(?:Error|Warning|Exception)|python -m [\w.]+: error): ")

@@ -17,7 +17,7 @@ from gym_pgtoy import exact
 from gym_pgtoy.policies import WALKTHROUGH_GAUSSIAN, WALKTHROUGH_POLICY, gaussian_policy
 from reinforce_sb3.analysis import theorem
 from reinforce_sb3.estimator import EstimatorOptions, TensorBatch, reinforce_loss
-from tests.test_docs import DOCS
+from tests.doc_blocks import DOCS
 
 GAMES = [("PGToy-v0", {}), ("SlipperyHill-v0", {"max_episode_steps": 6}), ("PGToy-v0", {"slip_prob": 0.35})]
 
