@@ -11,9 +11,10 @@ from typing import Any
 
 from torch import nn
 
+from reinforce_sb3.estimator import BASELINES
+
 NET_ARCHS = {"tiny": [64], "wide": [128], "small": [64, 64], "medium": [256, 256], "large": [256, 256, 256]}
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
-BASELINES = ["none", "mean", "leave_one_out", "value"]
 
 
 def sample_reinforce_params(trial: Any, n_actions: int, n_envs: int, additional_args: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +39,7 @@ def sample_reinforce_params(trial: Any, n_actions: int, n_envs: int, additional_
         "learning_rate": trial.suggest_float("learning_rate", 1e-4, 3e-2, log=True),
         "lr_schedule": trial.suggest_categorical("lr_schedule", ["constant", "linear"]),
         "normalize_returns": trial.suggest_categorical("normalize_returns", [True, False]),
-        "baseline": trial.suggest_categorical("baseline", BASELINES),
+        "baseline": trial.suggest_categorical("baseline", list(BASELINES)),
         "ent_coef": trial.suggest_float("ent_coef", 1e-8, 0.05, log=True),
         "net_arch": trial.suggest_categorical("net_arch", list(NET_ARCHS)),
         "activation_fn": trial.suggest_categorical("activation_fn", list(ACTIVATIONS)),
