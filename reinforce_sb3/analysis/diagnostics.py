@@ -146,9 +146,11 @@ def estimate(
     """
     parameters = list(policy.parameters()) if parameters is None else list(parameters)
     options = estimator.options(gamma)
-    batch = episode_batch(policy, episodes, gamma, estimator.reward_to_go)
-    losses = reinforce_loss(policy, batch.to_tensors(policy.device), options)
+    batch = episode_batch(policy, episodes, gamma, estimator.reward_to_go).to_tensors(policy.device)
+    losses = reinforce_loss(policy, batch, options)
     policy_loss = losses.policy_loss
+    if estimator.weighting is not None:  # its own coefficient of each step's log pi, scale included
+        policy_loss = -(losses.log_prob * estimator.weighting(batch)).sum()
     if estimator.ratio_form:  # the likelihood ratio pi / pi.detach(): its gradient is grad pi / pi = grad log pi
         ratio = th.exp(losses.log_prob - losses.log_prob.detach())
         policy_loss = -(ratio * losses.weights).sum() * losses.scale

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from reinforce_sb3.estimator import BASELINES, Baseline, EstimatorOptions, LossReduction
+import torch as th
+
+from reinforce_sb3.estimator import BASELINES, Baseline, EstimatorOptions, LossReduction, TensorBatch
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,11 @@ class Estimator:
     sum over steps / episodes). :meth:`options` gives what :func:`~reinforce_sb3.estimator.reinforce_loss`
     takes; ``ratio_form`` is a teaching form of the same gradient, ``pi / pi.detach()`` in place of
     ``log pi`` (:func:`~reinforce_sb3.analysis.diagnostics.estimate`).
+
+    ``weighting``, if given, replaces the loss's weights and scale: it maps the batch (its returns as
+    the other fields say) to the whole coefficient of each step's ``log pi``, so that the estimate is
+    ``sum_t weighting(batch)_t grad log pi(a_t|s_t)``. Estimators that REINFORCE has no option for are
+    measured this way (GRPO and Dr. GRPO, :mod:`reinforce_sb3.analysis.llm_variants`).
     """
 
     name: str
@@ -25,6 +33,7 @@ class Estimator:
     baseline: Baseline = "none"
     discounted_gradient: bool = False
     ratio_form: bool = False
+    weighting: Callable[[TensorBatch], th.Tensor] | None = None
 
     def options(self, gamma: float) -> EstimatorOptions:
         """The estimator's options with the discount ``gamma``."""
@@ -38,7 +47,12 @@ class Estimator:
         )
 
     def reinforce_kwargs(self) -> dict[str, Any]:
-        """The REINFORCE arguments that train with this estimator (the ratio form trains as the log-prob form)."""
+        """The REINFORCE arguments that train with this estimator (the ratio form trains as the log-prob form).
+
+        :raises ValueError: the estimator has a ``weighting``, which REINFORCE has no argument for
+        """
+        if self.weighting is not None:
+            raise ValueError(f"{self.name!r} weights the steps in its own way: REINFORCE has no arguments for it")
         kwargs = dataclasses.asdict(self.options(gamma=1.0))
         del kwargs["gamma"]
         return kwargs
