@@ -260,7 +260,7 @@ def legend_entries(game: SlipperyHillEnv, gamma: float = 1.0) -> list[tuple[str,
     entries = [
         ("text", "reach: probability that an episode passes through the node"),
         ("text", "V: expected return from the node on = sum over actions of P(action) x Q"),
-        ("edge text", "left 0.70, right 0.30: the policy's probabilities of the actions"),
+        ("edge text", "left, right and a number: the action and the policy's probability of taking it"),
         ("edge text", "Q = r + V': expected return after the action (V': of the next node, averaged over up and slip)"),
         ("edge text", f"dJ/dpi: rate of J as this probability alone grows = reach x Q{discount}"),
         ("text", "left→right: rate of J as P(right) grows and P(left) shrinks as much = dJ/dpi(right) - dJ/dpi(left)"),
