@@ -64,8 +64,10 @@ def test_notebook_is_stored_executed():
         width, height = execute.png_size(picture["data"]["image/png"])
         assert width > 300 and height > 300
     text = "".join(output.get("text", "") for output in outputs if output.output_type == "stream")
-    assert "expected return J = 2.636" in text
-    assert "+10.00 - (-0.52) = +10.52 per unit" in text  # the rate along the simplex, not dJ/dpi(right) alone
+    walkthrough = exact.analyze("PGToy-v0", exact.WALKTHROUGH_POLICY)
+    assert f"expected return J = {walkthrough.expected_return:.3f}\n" in text
+    d_left, d_right = walkthrough.gradient[(2, 1)]  # the rate along the simplex, not dJ/dpi(right) alone:
+    assert f"hilltop, diamond there: {d_right:+.2f} - ({d_left:+.2f}) = {d_right - d_left:+.2f} per unit" in text
     assert "widgets" not in notebook.metadata  # no widget state (random ids) is stored
 
 
