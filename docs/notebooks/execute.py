@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +109,9 @@ def comparable_outputs(notebook: Any) -> list[list[dict[str, Any]]]:
 
 def main() -> None:
     notebook = execute(from_script())
-    nbformat.write(notebook, NOTEBOOK)
+    nbformat.write(notebook, NOTEBOOK)  # type: ignore[no-untyped-call]  # nbformat ships no annotations
     print(f"wrote {NOTEBOOK.relative_to(Path.cwd()) if NOTEBOOK.is_relative_to(Path.cwd()) else NOTEBOOK}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
