@@ -14,9 +14,11 @@ from stable_baselines3.common.distributions import (
     DiagGaussianDistribution,
     Distribution,
     MultiCategoricalDistribution,
+    SquashedDiagGaussianDistribution,
     make_proba_distribution,
 )
 from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.preprocessing import get_action_dim
 from stable_baselines3.common.torch_layers import (
     BaseFeaturesExtractor,
     CombinedExtractor,
@@ -58,6 +60,12 @@ class REINFORCEPolicy(BasePolicy):
     :param value_baseline: Whether to add a state-value network (same hidden layers, its own
         weights) for REINFORCE's learned baseline. It reads the features detached, so training
         it never changes the policy's gradient. Set by ``REINFORCE(baseline="value")``.
+    :param squash_output: Box actions only: squash the Gaussian sample ``u`` with ``tanh`` into
+        (-1, 1) and rescale it to the action space's bounds (SB3's
+        ``SquashedDiagGaussianDistribution``, as in SAC), instead of clipping the sample to the
+        bounds. The log-probability is that of ``tanh(u)``, with the change-of-variables term
+        ``-sum log(1 - tanh(u)^2)``, which does not depend on the parameters. The bounds must be
+        finite. The distribution has no closed-form entropy, so an entropy bonus has no effect.
     """
 
     def __init__(
@@ -75,7 +83,18 @@ class REINFORCEPolicy(BasePolicy):
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
         value_baseline: bool = False,
+        squash_output: bool = False,
     ) -> None:
+        squash_output = check_bool("squash_output", squash_output)
+        if squash_output and not (
+            isinstance(action_space, spaces.Box)
+            and np.isfinite(action_space.low).all()
+            and np.isfinite(action_space.high).all()
+        ):
+            raise ValueError(
+                f"squash_output=True needs a Box action space with finite bounds (tanh's (-1, 1) is rescaled "
+                f"to them), got {action_space}"
+            )
         super().__init__(
             observation_space,
             action_space,
@@ -84,6 +103,7 @@ class REINFORCEPolicy(BasePolicy):
             optimizer_class=optimizer_class,
             optimizer_kwargs=optimizer_kwargs,
             normalize_images=normalize_images,
+            squash_output=squash_output,
         )
         if net_arch is None:
             net_arch = [] if features_extractor_class == NatureCNN else [64, 64]
@@ -102,7 +122,11 @@ class REINFORCEPolicy(BasePolicy):
         self.latent_net = nn.Sequential(*create_mlp(self.features_dim, -1, pi_arch, activation_fn))
         latent_dim = pi_arch[-1] if pi_arch else self.features_dim
 
-        self.action_dist = make_proba_distribution(action_space)
+        self.action_dist = (
+            SquashedDiagGaussianDistribution(get_action_dim(action_space))
+            if squash_output
+            else make_proba_distribution(action_space)
+        )
         self.action_net: nn.Module
         if isinstance(self.action_dist, DiagGaussianDistribution):
             self.action_net, self.log_std = self.action_dist.proba_distribution_net(
@@ -142,6 +166,7 @@ class REINFORCEPolicy(BasePolicy):
                 features_extractor_class=self.features_extractor_class,
                 features_extractor_kwargs=self.features_extractor_kwargs,
                 value_baseline=self.value_baseline,
+                squash_output=self.squash_output,
             )
         )
         return data
@@ -162,7 +187,8 @@ class REINFORCEPolicy(BasePolicy):
         raise ValueError(f"Unsupported action distribution {self.action_dist}")
 
     def forward(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor:
-        """Actions for a batch of observations, shaped like the action space (SB3's sampling)."""
+        """Actions for a batch of observations, shaped like the action space (SB3's sampling; squashed
+        actions in (-1, 1), which ``predict`` rescales to the action space's bounds)."""
         actions = self.get_distribution(obs).get_actions(deterministic=deterministic)
         return actions.reshape((-1, *(self.action_space.shape or ())))
 

@@ -1,5 +1,6 @@
 """REINFORCE's Gaussian path against the exact gradient of the continuous tree game: the mean's parameters and the
-log-std each, the log-probability of the unclipped sample (the env gets it clipped), and learning the optimum."""
+log-std each, the log-probability of the unclipped sample (the env gets it clipped), the tanh-squashed Gaussian
+(``squash_output=True``), and learning the optimum."""
 
 import gymnasium as gym
 import numpy as np
@@ -11,7 +12,7 @@ from gym_pgtoy import exact
 from reinforce_sb3 import REINFORCE
 from reinforce_sb3.analysis import diagnostics, sampling
 from reinforce_sb3.analysis.estimators import ESTIMATORS
-from tests.helpers import cosine, textbook_model
+from tests.helpers import AverageGradient, cosine, relative_error, textbook_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -21,10 +22,12 @@ MEAN_OFFSET = 0.4
 log-std (at mu = 0 it does not), and a fifth of the samples fall outside [-1, 1] and are clipped."""
 
 
-def gaussian_model(n_episodes, n_envs=8, learning_rate=1.0, seed=0, **kwargs):
+def gaussian_model(n_episodes, n_envs=8, learning_rate=1.0, seed=0, policy_kwargs=None, **kwargs):
     """The textbook estimator (gamma 1, raw returns, sum / episodes) with plain SGD on a Gaussian MLP policy."""
     env = make_vec_env("PGToy-v0", n_envs=n_envs, seed=seed, env_kwargs={"continuous": True})
-    model = textbook_model(env, n_episodes, learning_rate, seed, {"log_std_init": -0.5}, **kwargs)
+    model = textbook_model(
+        env, n_episodes, learning_rate, seed, {"log_std_init": -0.5, **(policy_kwargs or {})}, **kwargs
+    )
     with th.no_grad():
         model.policy.action_net.bias += MEAN_OFFSET
     return model
@@ -103,3 +106,51 @@ def test_reinforce_with_its_defaults_learns_the_optimum():
         finals.append(exact.expected_return(GAME, model))
     assert all(reached), finals
     assert sum(value >= 10.9 for value in finals) >= 9, finals
+
+
+def squashed_twin(model):
+    """The plain Gaussian policy with ``model``'s squashed policy's parameters: the same P(right) = Phi(mu / sigma),
+    since tanh keeps the sign of the sample, so the same exact gradient (the tanh Jacobian does not depend on the
+    parameters). The exact analysis reads plain Gaussians; the squashed policy is measured against its twin."""
+    twin = gaussian_model(n_episodes=1, n_envs=1)
+    twin.policy.load_state_dict(model.policy.state_dict())
+    return twin
+
+
+def test_the_squashed_gaussian_s_average_estimate_is_the_exact_gradient():
+    """``squash_output=True`` through learn(): the rollout records tanh(u), the loss takes its log-probability
+    with the change-of-variables term; at learning rate 0 the average of 600 batches of 64 episodes is the
+    exact gradient of the Gaussian with the same parameters, the log-std's entry included."""
+    model = gaussian_model(n_episodes=64, learning_rate=0.0, seed=5, policy_kwargs={"squash_output": True})
+    assert model.policy.squash_output
+    names = [name for name, _ in model.policy.named_parameters()]
+    exact_log_std, exact_mean = split(exact.parameter_gradient(GAME, squashed_twin(model)), names)
+    callback = AverageGradient(600)
+    model.learn(10**9, callback=callback)
+    log_std, mean = split(th.split(callback.average, [p.numel() for p in model.policy.parameters()]), names)
+    assert exact_log_std.abs().item() > 1.0  # the log-std matters here
+    assert cosine(mean, exact_mean) > 0.99
+    assert relative_error(mean, exact_mean) < 0.1
+    assert log_std.item() == pytest.approx(exact_log_std.item(), rel=0.1)
+
+
+def test_the_log_probability_of_the_squashed_action_without_its_correction_would_be_caught():
+    """The check has the power to see the squashing bug: weighting log N(tanh(u)) (the Gaussian's density at the
+    squashed action, no atanh) instead of the squashed density on the same episodes moves the estimate far off."""
+    model = gaussian_model(n_episodes=1, n_envs=1, seed=3, policy_kwargs={"squash_output": True})
+    twin = squashed_twin(model)
+    names = [name for name, _ in model.policy.named_parameters()]
+    exact_log_std, exact_mean = split(exact.parameter_gradient(GAME, twin), names)
+    episodes = diagnostics.sample_episodes(model.policy, GAME, 20_000, seed=3)
+    assert max(np.abs(actions).max() for _, actions, _ in episodes) < 1.0  # tanh(u), as the rollout records them
+
+    def estimate(policy):
+        flat_estimate = th.as_tensor(diagnostics.estimate(policy, episodes, ESTIMATORS[0]))
+        return split(th.split(flat_estimate, [p.numel() for p in policy.parameters()]), names)
+
+    log_std, mean = estimate(model.policy)
+    assert log_std.item() == pytest.approx(exact_log_std.item(), rel=0.1)
+    assert cosine(mean, exact_mean) > 0.99
+    wrong_log_std, wrong_mean = estimate(twin.policy)
+    assert abs(wrong_log_std.item() - exact_log_std.item()) > 0.5 * abs(exact_log_std.item())
+    assert (wrong_mean - exact_mean).norm().item() > 0.2 * exact_mean.norm().item()

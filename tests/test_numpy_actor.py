@@ -145,3 +145,43 @@ def test_rollout_samples_follow_the_policy_distribution(make_model, action_space
         frequencies = [samples.mean(0)]
     for freq, p in zip(frequencies, probs, strict=True):
         assert th.all((freq - p).abs() <= 5 * (p * (1 - p) / n).sqrt() + 1e-6), (freq, p)
+
+
+def test_the_squashed_sampler_draws_the_tanh_of_the_gaussian_sample():
+    """With the same generator state, ``squash_output``'s sample is exactly tanh of the plain Gaussian's."""
+    box = spaces.Box(-2.0, 2.0, shape=(3,))
+    log_std = np.array([-0.5, 0.0, 1.0], dtype=np.float32)
+    params = np.random.default_rng(0).normal(0.0, 2.0, size=(50, 3)).astype(np.float32)
+    gaussian = ActionSampler("gaussian", box, log_std).sample(params, np.random.default_rng(4))
+    squashed = ActionSampler("squashed_gaussian", box, log_std).sample(params, np.random.default_rng(4))
+    assert squashed.dtype == np.float32 and squashed.shape == (50, 3)
+    np.testing.assert_array_equal(squashed, np.tanh(gaussian))
+    assert np.abs(squashed).max() <= 1.0 < np.abs(gaussian).max()
+
+
+@pytest.mark.parametrize("sampler", ["torch", "numpy-actor", "sampler-on-torch-parameters"])
+def test_squashed_rollout_samples_follow_the_policy_distribution(make_model, sampler):
+    """``squash_output=True``: every way the rollout samples gives tanh of the policy's Gaussian, like SB3's sampling
+    (atanh of the samples has the Gaussian's mean and standard deviation), in (-1, 1), with SB3's dtype and shape."""
+    th.manual_seed(0)
+    env = ScriptedRewardEnv([[1.0]], action_space=spaces.Box(-5.0, 5.0, shape=(2,)))
+    policy = make_model(env, policy_kwargs=dict(ortho_init=False, log_std_init=-0.3, squash_output=True)).policy
+    assert ActionSampler.from_policy(policy).distribution == "squashed_gaussian"
+    n = 20_000
+    obs = th.tensor([[1.0, 2.0]]).repeat(n, 1)
+    with th.no_grad():
+        reference = policy(obs)
+        if sampler == "torch":
+            samples = reference.numpy()
+        elif sampler == "numpy-actor":
+            samples = NumpyActor.from_policy(policy).sample(obs.numpy(), np.random.default_rng(0))
+        else:
+            parameters = policy.action_parameters(obs).numpy()
+            samples = ActionSampler.from_policy(policy).sample(parameters, np.random.default_rng(0))
+        gaussian = policy.get_distribution(obs[:1]).distribution
+        mean, std = gaussian.mean[0].numpy(), gaussian.stddev[0].numpy()
+    assert samples.shape == tuple(reference.shape) and samples.dtype == reference.numpy().dtype == np.float32
+    assert np.abs(samples).max() < 1.0
+    u = np.arctanh(samples.astype(np.float64))
+    np.testing.assert_allclose(u.mean(0), mean, atol=float(5 * std.max() / n**0.5))
+    np.testing.assert_allclose(u.std(0), std, rtol=0.03)

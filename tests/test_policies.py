@@ -1,6 +1,7 @@
 """The REINFORCE policy: its networks (no value head unless the learned baseline asks for one), SB3's policy_kwargs
 including the net_arch dict, predict and its checks of the observation, saving it alone or inside the model."""
 
+import math
 import zipfile
 
 import gymnasium as gym
@@ -8,6 +9,8 @@ import numpy as np
 import pytest
 import torch as th
 from stable_baselines3 import A2C
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.distributions import DiagGaussianDistribution, SquashedDiagGaussianDistribution
 from stable_baselines3.common.env_util import make_vec_env
 
 from reinforce_sb3 import REINFORCE, REINFORCEPolicy
@@ -153,3 +156,113 @@ def test_value_baseline_is_saved_and_loaded(make_model, tmp_path):
     loaded.learn(300)
     optimized = {id(p) for group in loaded.policy.optimizer.param_groups for p in group["params"]}
     assert {id(p) for p in loaded.policy.value_net.parameters()} <= optimized
+
+
+class RecordActions(BaseCallback):
+    """The rollout's actions as drawn (what the log-probability is evaluated on) and as the envs received them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drawn: list[np.ndarray] = []
+        self.received: list[np.ndarray] = []
+
+    def _on_step(self) -> bool:
+        self.drawn.append(self.locals["actions"].copy())
+        self.received.append(self.locals["clipped_actions"].copy())
+        return True
+
+
+def test_squash_output_is_off_by_default(make_model):
+    policy = make_model("Pendulum-v1").policy
+    assert type(policy.action_dist) is DiagGaussianDistribution and not policy.squash_output
+
+
+def test_squashed_actions_are_rescaled_to_bounds_other_than_one(make_model):
+    """Box(0, 4): predict and the rollout give the env low + (tanh(u) + 1) / 2 * (high - low), inside the bounds;
+    the rollout records tanh(u) itself, in (-1, 1), whose log-probability the estimator weights."""
+    low, high = np.zeros(1, dtype=np.float32), np.full(1, 4.0, dtype=np.float32)
+    env = gym.wrappers.RescaleAction(gym.make("Pendulum-v1"), low, high)
+    model = make_model(env, policy_kwargs=dict(squash_output=True, log_std_init=1.0))
+    policy = model.policy
+    assert type(policy.action_dist) is SquashedDiagGaussianDistribution and policy.squash_output
+    obs = np.random.default_rng(0).uniform(-1, 1, size=(500, 3)).astype(np.float32)
+    with th.no_grad():
+        policy.action_net.weight.zero_()
+        policy.action_net.bias.zero_()
+    assert np.all(model.predict(obs, deterministic=True)[0] == 2.0)  # tanh(0) = 0: the middle of [0, 4]
+    sampled = model.predict(obs)[0]
+    assert sampled.shape == (500, 1) and 0.0 <= sampled.min() < 0.5 and 3.5 < sampled.max() <= 4.0
+
+    callback = RecordActions()
+    model.learn(400, callback=callback)
+    drawn, received = np.concatenate(callback.drawn), np.concatenate(callback.received)
+    assert np.abs(drawn).max() < 1.0 and drawn.min() < -0.9  # log_std 1: many samples near the ends
+    np.testing.assert_allclose(received, 2.0 * (drawn + 1.0), rtol=1e-6)
+    assert received.min() >= 0.0 and received.max() <= 4.0
+
+
+def test_predict_keeps_squashed_actions_inside_pendulum_s_bounds(make_model):
+    model = make_model("Pendulum-v1", policy_kwargs=dict(squash_output=True, log_std_init=2.0))
+    with th.no_grad():
+        model.policy.action_net.bias.fill_(30.0)  # tanh(u) rounds to 1 in float32
+    obs = np.random.default_rng(1).uniform(-1, 1, size=(200, 3)).astype(np.float32)
+    for deterministic in (True, False):
+        actions = model.predict(obs, deterministic=deterministic)[0]
+        assert np.all(actions >= -2.0) and np.all(actions <= 2.0)
+    assert np.all(model.predict(obs, deterministic=True)[0] == 2.0)
+
+
+def test_squashed_actions_at_the_bounds_give_a_finite_loss(make_model):
+    """tanh(u) rounds to exactly +-1 in float32 for |u| above about 9: atanh would be infinite. SB3 clamps it an
+    epsilon inside, so the log-probability, the loss and the update stay finite."""
+    model = make_model("Pendulum-v1", learning_rate=0.01, policy_kwargs=dict(squash_output=True, log_std_init=0.0))
+    with th.no_grad():
+        model.policy.action_net.bias.fill_(20.0)
+    log_prob = model.policy.get_distribution(th.zeros(2, 3)).log_prob(th.tensor([[1.0], [-1.0]]))
+    assert th.isfinite(log_prob).all()
+    callback = RecordActions()
+    model.learn(400, callback=callback)
+    assert model._n_updates == 1
+    assert np.any(np.concatenate(callback.drawn) == 1.0)  # the edge case happened
+    assert math.isfinite(model.logger.name_to_value["train/policy_loss"])
+    assert all(th.isfinite(p).all() for p in model.policy.parameters())
+
+
+def test_squashed_policy_learns_on_pendulum(make_model):
+    model = make_model("Pendulum-v1", learning_rate=0.01, policy_kwargs=dict(squash_output=True))
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    model.learn(1200)  # three batches of two 200-step episodes
+    assert model._n_updates == 3 and model.num_timesteps == 1200
+    assert all(th.isfinite(p).all() for p in model.policy.parameters())
+    assert all(not th.equal(p, b) for p, b in zip(model.policy.parameters(), before, strict=True))
+    assert math.isfinite(model.logger.name_to_value["train/policy_loss"])
+
+
+def test_squashed_policy_save_and_load(make_model, tmp_path):
+    model = make_model("Pendulum-v1", policy_kwargs=dict(squash_output=True, log_std_init=-0.5))
+    model.learn(400)
+    model.save(tmp_path / "model.zip")
+    model.policy.save(tmp_path / "policy.pth")
+    obs = np.random.default_rng(2).uniform(-1, 1, size=(20, 3)).astype(np.float32)
+    expected = model.predict(obs, deterministic=True)[0]
+    for policy in (REINFORCE.load(tmp_path / "model.zip").policy, REINFORCEPolicy.load(tmp_path / "policy.pth")):
+        assert policy.squash_output and type(policy.action_dist) is SquashedDiagGaussianDistribution
+        np.testing.assert_array_equal(policy.predict(obs, deterministic=True)[0], expected)
+    loaded = REINFORCE.load(tmp_path / "model.zip", env=make_vec_env("Pendulum-v1"))
+    loaded.learn(400)  # the rollout samples the loaded policy squashed too
+    assert loaded.collector.sampler.distribution == "squashed_gaussian"
+
+
+@pytest.mark.parametrize(
+    ("action_space", "squash_output", "message"),
+    [
+        (gym.spaces.Discrete(2), True, r"needs a Box action space with finite bounds.*Discrete\(2\)"),
+        (gym.spaces.Box(-np.inf, np.inf, (1,)), True, "squash_output=True needs a Box action space with finite bounds"),
+        (gym.spaces.Box(-1, 1, (1,)), "yes", "squash_output must be True or False, got 'yes'"),
+    ],
+    ids=["discrete", "unbounded", "not-a-bool"],
+)
+def test_squash_output_refuses_what_it_cannot_squash(action_space, squash_output, message):
+    observation_space = gym.spaces.Box(-1, 1, (3,))
+    with pytest.raises(ValueError, match=message):
+        REINFORCEPolicy(observation_space, action_space, lambda _: 1e-3, squash_output=squash_output)

@@ -22,9 +22,10 @@ class RolloutStep(NamedTuple):
     """What one step of the rollout did (the names are those of SB3's ``collect_rollouts``)."""
 
     actions: np.ndarray
-    """The actions drawn (for Box actions, the Gaussian samples whose log-probability the estimator weights)."""
+    """The actions drawn (for Box actions, the Gaussian samples whose log-probability the estimator weights;
+    with ``squash_output``, their tanh, in (-1, 1))."""
     clipped_actions: np.ndarray
-    """The actions the envs received (Box actions clipped to the action space)."""
+    """The actions the envs received (Box actions clipped to the action space; squashed ones rescaled to it)."""
     new_obs: VecEnvObs
     rewards: np.ndarray
     dones: np.ndarray
@@ -76,6 +77,7 @@ class EpisodeCollector:
         self.n_done = 0
         self.steps_taken = 0
         self.policy: BasePolicy | None = None
+        self.squash = False
         self.actor: NumpyActor | None = None
         self.sampler: ActionSampler | None = None
         self.rng = np.random.default_rng()
@@ -97,6 +99,7 @@ class EpisodeCollector:
         self.n_started = self.n_done = self.steps_taken = 0
         self._join(np.flatnonzero(episode_starts))
         self.policy = policy
+        self.squash = self.box is not None and policy.squash_output
         self.sampler = self.actor = None
         if isinstance(policy, REINFORCEPolicy):
             self.sampler = ActionSampler.from_policy(policy)
@@ -145,8 +148,12 @@ class EpisodeCollector:
         self._check_finite(obs)
         active = self.active(episode_starts, self._pausable)
         actions = self.sample(obs)
-        # The log-probability is that of the Gaussian sample; the env receives it clipped.
-        clipped_actions = actions if self.box is None else np.clip(actions, self.box.low, self.box.high)
+        # The log-probability is that of the Gaussian sample; the env receives it clipped (a squashed
+        # sample, in (-1, 1): rescaled to the bounds as SB3 does, the clip only catching rounding).
+        clipped_actions = actions
+        if self.box is not None:
+            box_actions = self.policy.unscale_action(actions) if self.squash else actions  # type: ignore[union-attr]  # start_batch sets the policy
+            clipped_actions = np.clip(box_actions, self.box.low, self.box.high)
         new_obs, rewards, dones, infos = (
             step_active(env, clipped_actions, active) if self._pausable else env.step(clipped_actions)
         )

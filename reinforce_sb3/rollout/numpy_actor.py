@@ -22,6 +22,7 @@ from stable_baselines3.common.distributions import (
     CategoricalDistribution,
     DiagGaussianDistribution,
     MultiCategoricalDistribution,
+    SquashedDiagGaussianDistribution,
 )
 from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.torch_layers import FlattenExtractor
@@ -55,6 +56,7 @@ DISTRIBUTIONS = {
     CategoricalDistribution: "categorical",
     MultiCategoricalDistribution: "multi_categorical",
     DiagGaussianDistribution: "gaussian",
+    SquashedDiagGaussianDistribution: "squashed_gaussian",
     BernoulliDistribution: "bernoulli",
 }
 
@@ -65,9 +67,15 @@ class ActionSampler:
     distribution's parameters (logits, or Gaussian means with the policy's standard deviation),
     whether those parameters came from the numpy actor or from torch.
 
+    The squashed Gaussian (``squash_output=True``) returns ``tanh(u)`` of the Gaussian sample
+    ``u``, in (-1, 1) before the collector rescales it to the action space's bounds: what
+    ``SquashedDiagGaussianDistribution.log_prob`` is evaluated on (it recovers ``u`` by
+    ``atanh``, clamped an epsilon inside +-1, so a sample that rounds to +-1 in float32 gives a
+    finite log-probability).
+
     Build it with :meth:`from_policy`, which returns None for a distribution it does not know.
 
-    :param distribution: "categorical", "multi_categorical", "gaussian" or "bernoulli"
+    :param distribution: "categorical", "multi_categorical", "gaussian", "squashed_gaussian" or "bernoulli"
     :param action_space: The policy's action space
     :param log_std: The Gaussian's log standard deviation (Box actions only)
     """
@@ -85,7 +93,8 @@ class ActionSampler:
         distribution = DISTRIBUTIONS.get(type(policy.action_dist))
         if distribution is None:
             return None
-        log_std = policy.log_std.detach().cpu().numpy() if distribution == "gaussian" else None
+        gaussian = distribution in ("gaussian", "squashed_gaussian")
+        log_std = policy.log_std.detach().cpu().numpy() if gaussian else None
         return cls(distribution, policy.action_space, log_std)
 
     def sample(self, params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -97,6 +106,9 @@ class ActionSampler:
         elif self.distribution == "gaussian":
             assert self.std is not None  # a Gaussian sampler has its standard deviation
             actions = params + self.std * rng.standard_normal(params.shape, dtype=np.float32)
+        elif self.distribution == "squashed_gaussian":
+            assert self.std is not None  # as above
+            actions = np.tanh(params + self.std * rng.standard_normal(params.shape, dtype=np.float32))
         else:
             actions = (rng.random(params.shape, dtype=np.float32) < _sigmoid(params)).astype(np.float32)
         return actions.reshape((-1, *self.action_shape))
