@@ -57,7 +57,8 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # redraw the pictures of the docs, then re-run the command of every table of results of docs/*.md
-# (docs/update_results.py; the Guide's baselines table is that of the baselines picture, drawn again there);
+# (docs/update_results.py; the Guide's baselines table is that of the baselines picture, drawn again there), and
+# store the student notebook executed (docs/notebooks/execute.py);
 # the time-to-solve table has Tianshou among the peers, hence .venv-peers. About an hour on 2 cores.
 figures: $(STAMP) peers
 	$(BIN)/python -m reinforce_sb3.analysis.plots tree --out docs/tree.png
@@ -67,3 +68,4 @@ figures: $(STAMP) peers
 	$(BIN)/python -m reinforce_sb3.analysis.plots baselines --n-episodes 4 --n-batches 5000 --seed 11 --out docs/baselines.png
 	$(BIN)/python -m benchmarks.multicore --plot docs/multicore_speedup.png
 	$(BIN)/python docs/update_results.py
+	$(BIN)/python docs/notebooks/execute.py
