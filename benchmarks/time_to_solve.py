@@ -8,9 +8,11 @@ normalisation as ``python -m rl_zoo3.train`` sets them) and trained for the yml'
 (:mod:`benchmarks.cartpole_zoo`: every ``--eval-freq`` env steps, summed over the envs, 100
 episodes with sampled actions unless ``--deterministic``, mean return at least 475). Reported
 per algorithm: the seeds solved, the median env steps and training seconds (evaluations
-excluded) to solve, an unsolved run counting as infinite, and both medians relative to
-REINFORCE's. Runs go one after another with one torch thread, so the seconds compare the
-algorithms on one core; they still depend on the machine and on what else it runs.
+excluded) to solve, an unsolved run counting as infinite, each with its 95% percentile-bootstrap
+interval over the seeds (:mod:`benchmarks.intervals`, as rliable reports scores; one seed: no
+interval), and both medians relative to REINFORCE's. Runs go one after another with one torch
+thread, so the seconds compare the algorithms on one core; they still depend on the machine and
+on what else it runs.
 
 Peers (:mod:`benchmarks.peers`) run in their own loops under the same judge: ``pytorch_example``,
 PyTorch's example REINFORCE re-implemented from its published algorithm, and ``tianshou``,
@@ -35,6 +37,7 @@ import torch as th
 
 from benchmarks.cartpole_zoo import ENV_ID, EVAL_EPISODES, THRESHOLD, SolveCallback, make_model
 from benchmarks.common import TORCH_THREADS, run_benchmark, table
+from benchmarks.intervals import describe
 from benchmarks.peers import PEERS, check_environments, run_peer
 from gym_pgtoy.cli import int_at_least, run_cli
 from reinforce_sb3.zoo import HYPERPARAMS_FILE
@@ -123,9 +126,14 @@ def time_to_solve(
     return [run(algo, seed, eval_freq, deterministic, max_steps, conf_file) for algo in algos for seed in seeds]
 
 
+def _unsolved_as_infinite(values: list[float | None]) -> list[float]:
+    """The values with None (not solved) as infinity."""
+    return [math.inf if value is None else value for value in values]
+
+
 def _median(values: list[float | None]) -> float:
     """Median with None (not solved) as infinity."""
-    return float(np.median([math.inf if value is None else value for value in values]))
+    return float(np.median(_unsolved_as_infinite(values)))
 
 
 def _ratio(value: float, reference: float | None) -> str:
@@ -141,8 +149,10 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     """
     A markdown table of :func:`time_to_solve`'s runs, one line per algorithm.
 
-    Medians count an unsolved run as infinite ("∞"). The ratios divide an algorithm's medians by
-    REINFORCE's from the same rows (below 1: faster than REINFORCE).
+    Medians count an unsolved run as infinite ("∞"); beside each, in brackets, its 95% bootstrap
+    interval over the seeds (an infinite bound when enough resamples are mostly unsolved runs). The
+    ratios divide an algorithm's medians by REINFORCE's from the same rows (below 1: faster than
+    REINFORCE).
     """
     by_algo = {algo: [row for row in rows if row["algo"] == algo] for algo in dict.fromkeys(r["algo"] for r in rows)}
     medians = {
@@ -160,15 +170,16 @@ def format_table(rows: list[dict[str, Any]]) -> str:
                 str(runs[0]["n_envs"]),
                 f"{runs[0]['budget']:,}",
                 f"{sum(run['solved'] for run in runs)}/{len(runs)}",
-                "∞" if math.isinf(steps) else f"{steps:,.0f}",
-                "∞" if math.isinf(seconds) else f"{seconds:.1f}",
+                describe(_unsolved_as_infinite([run["steps"] for run in runs]), "median", "{:,.0f}"),
+                describe(_unsolved_as_infinite([run["seconds"] for run in runs]), "median", "{:.1f}"),
                 ", ".join(f"{run['steps']:,}" if run["solved"] else "not solved" for run in runs),
                 _ratio(steps, steps_reference),
                 _ratio(seconds, seconds_reference),
             ]
         )
-    header = ["algorithm", "hyperparameters", "n_envs", "budget", "solved", "median steps", "median seconds"]
-    return table([*header, "steps per seed", "steps ÷ REINFORCE", "seconds ÷ REINFORCE"], lines)
+    header = ["algorithm", "hyperparameters", "n_envs", "budget", "solved"]
+    header += ["median steps [95% CI]", "median seconds [95% CI]", "steps per seed"]
+    return table([*header, "steps ÷ REINFORCE", "seconds ÷ REINFORCE"], lines)
 
 
 def solve(
@@ -192,8 +203,8 @@ def solve(
     evaluation = "deterministic" if deterministic else "stochastic (sampled actions)"
     return (
         f"{ENV_ID}, solved = mean return >= {THRESHOLD:g} over {EVAL_EPISODES} {evaluation} evaluation episodes, "
-        f"evaluated every {eval_freq:,} steps; seconds are training wall-clock without evaluations\n\n"
-        + format_table(rows)
+        f"evaluated every {eval_freq:,} steps; seconds are training wall-clock without evaluations; "
+        "[low, high]: 95% percentile-bootstrap interval over the seeds\n\n" + format_table(rows)
     )
 
 

@@ -4,8 +4,10 @@ Each run is ``python -m reinforce_sb3.zoo.train --algo {reinforce,a2c} --env ENV
 (the zoo's own script, with one torch thread), then the final model is evaluated on
 ``--eval-episodes`` episodes with deterministic actions, through the zoo's ``create_test_env``
 (so VecNormalize statistics are used where the zoo's A2C hyperparameters normalize). Prints a
-markdown table: mean and standard deviation over seeds of the final evaluation return, and on
-the tree game also of the exact expected return of the final (stochastic) policy.
+markdown table: per algorithm, the mean and standard deviation over seeds of the final evaluation
+return, and beside it the interquartile mean (IQM) over seeds with its 95% percentile-bootstrap
+interval (:mod:`benchmarks.intervals`, as rliable reports scores; one seed: no interval); on the
+tree game both also of the exact expected return of the final (stochastic) policy.
 
     python -m benchmarks.zoo_table --envs PGToy-v0 CartPole-v1 --seeds 5 --jobs 2
     python -m benchmarks.zoo_table --envs CartPole-v1 --algos reinforce --seeds 10 --first-seed 100 --budget-scale 2
@@ -30,6 +32,7 @@ import numpy as np
 import yaml
 
 from benchmarks.common import parser, positive_float, report, table
+from benchmarks.intervals import describe
 from gym_pgtoy.cli import int_at_least
 from reinforce_sb3.zoo import HYPERPARAMS_FILE
 
@@ -97,6 +100,7 @@ def zoo_table(
     :param budget_scale: train for this multiple of the entry's ``n_timesteps`` (2: does the policy stay good?)
     :param conf_file: REINFORCE's hyperparameter file and the budgets (default: the shipped ``reinforce.yml``)
     :param per_seed: also give each algorithm's score per seed, in seed order
+    :return: the markdown table; each algorithm's mean ± std, then its IQM [95% bootstrap interval] over seeds
     """
     hyperparams = yaml.safe_load((conf_file or HYPERPARAMS_FILE).read_text())
     envs = envs or list(hyperparams)
@@ -119,15 +123,21 @@ def zoo_table(
             env_runs = [r for r in results if r["env"] == env_id and r["algo"] == algo]
             means = np.array([r["mean"] for r in env_runs])
             cell = f"{means.mean():.1f} ± {means.std():.1f}"
+            iqm_cell = describe(means)
             if "exact" in env_runs[0]:
                 exacts = np.array([r["exact"] for r in env_runs])
                 cell += f" (exact {exacts.mean():.3f} ± {exacts.std():.3f})"
-            cells.append(cell)
+                iqm_cell += f" (exact {describe(exacts, fmt='{:.3f}')})"
+            cells += [cell, iqm_cell]
             if per_seed:
                 cells.append(", ".join(f"{mean:.1f}" for mean in means))
         budget = next(r["budget"] for r in results if r["env"] == env_id)
         rows.append([env_id, f"{budget:,}", f"{first_seed}-{first_seed + seeds - 1}", *cells])
-    columns = [column for algo in algos for column in ([algo, f"{algo} per seed"] if per_seed else [algo])]
+    columns = [
+        column
+        for algo in algos
+        for column in [f"{algo} mean ± std", f"{algo} IQM [95% CI]", *([f"{algo} per seed"] if per_seed else [])]
+    ]
     return table(["task", "budget", "seeds", *columns], rows)
 
 

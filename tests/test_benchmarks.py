@@ -6,6 +6,7 @@ Most sections run through their command line, so that the CLI, the machine line 
 import json
 import math
 
+import numpy as np
 import pytest
 import torch as th
 
@@ -108,9 +109,30 @@ def test_zoo_table_measures_a_candidate_file_at_its_budget(tmp_path):
     markdown = zoo_table.zoo_table(["PGToy-v0"], 1, 1, 5, ["reinforce"], output, 7, conf_file=candidate, per_seed=True)
     assert rows(markdown)[0][:3] == ["PGToy-v0", "400", "7-7"]
     (run,) = [json.loads(line) for line in output.read_text().splitlines()]
-    assert rows(markdown)[0][4] == f"{run['mean']:.1f}"  # the per-seed column
+    assert rows(markdown)[0][4] == f"{run['mean']:.1f} (exact {run['exact']:.3f})"  # one seed: no interval
+    assert rows(markdown)[0][5] == f"{run['mean']:.1f}"  # the per-seed column
     assert run["budget"] == 400 and run["seed"] == 7 and 400 <= run["timesteps"] < 440  # whole batches of episodes
     assert math.isfinite(run["exact"]) and run["exact"] <= 11  # the optimum is 11
+
+
+def test_zoo_table_gives_the_iqm_and_its_bootstrap_interval_beside_the_mean(monkeypatch):
+    """Made-up runs (the training is the test above): 4 seeds of REINFORCE, one far off, and A2C."""
+    scores = {"reinforce": [3.0, 1.0, 100.0, 2.0], "a2c": [6.0, 4.0, 4.0, 6.0]}
+
+    def made_up(algo, env_id, budget, seed, *args):
+        return {"algo": algo, "env": env_id, "budget": budget, "seed": seed, "mean": scores[algo][seed]}
+
+    monkeypatch.setattr(zoo_table, "train_and_evaluate", made_up)
+    markdown = zoo_table.zoo_table(["CartPole-v1"], 4, 1, 5, ["reinforce", "a2c"], None)
+    assert markdown.splitlines()[0] == (
+        "| task | budget | seeds | reinforce mean ± std | reinforce IQM [95% CI] | a2c mean ± std | a2c IQM [95% CI] |"
+    )
+    (row,) = rows(markdown)
+    assert row[3] == f"26.5 ± {np.std(scores['reinforce']):.1f}" and row[5] == "5.0 ± 1.0"
+    # the IQM of 4 runs is the mean of the middle two: (2 + 3) / 2, not pulled up by the 100 as the mean is
+    point, low, high = (float(x) for x in row[4].replace("[", "").replace("]", "").replace(",", "").split())
+    assert point == 2.5 and 1.0 <= low <= point < high <= 100.0
+    assert row[6].startswith("5.0 [4.0, ")
 
 
 def test_time_to_solve_runs_and_reports_unsolved_runs():
@@ -123,6 +145,26 @@ def test_time_to_solve_runs_and_reports_unsolved_runs():
     assert table[0][4] == f"{int(runs[0]['solved'])}/1"
     if not runs[0]["solved"]:
         assert table[0][5] == "∞" and math.isinf(time_to_solve._median([None]))
+
+
+def test_time_to_solve_table_gives_each_median_its_bootstrap_interval():
+    """Made-up runs: 4 seeds of REINFORCE, one unsolved (infinite), and 2 of PPO."""
+
+    def runs(algo, steps):
+        return [
+            {"algo": algo, "hyperparams": "h", "n_envs": 1, "budget": 5000, "solved": step is not None,
+             "steps": step, "seconds": None if step is None else step / 1000}
+            for step in steps
+        ]  # fmt: skip
+
+    table = rows(time_to_solve.format_table(runs("reinforce", [1000, 2000, 3000, None]) + runs("ppo", [1000, 3000])))
+    # REINFORCE's median is (2000 + 3000) / 2. A resample has median infinity when 2 of its 4 runs are the
+    # unsolved one (probability 0.26 > 0.025): the upper bound is infinite; its median is 1000 when 3 of 4 are
+    # the 1000 run (probability 0.051 > 0.025): the lower bound is 1000.
+    assert table[0][4:7] == ["3/4", "2,500 [1,000, ∞]", "2.5 [1.0, ∞]"]
+    # two seeds: the interval spans them (resamples (a, a), (a, b), (b, b))
+    assert table[1][4:7] == ["2/2", "2,000 [1,000, 3,000]", "2.0 [1.0, 3.0]"]
+    assert table[1][8:] == ["0.80", "0.80"]  # the ratios divide the medians themselves
 
 
 @pytest.mark.skipif(not th.cuda.is_available(), reason="needs CUDA")
