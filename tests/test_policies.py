@@ -266,3 +266,14 @@ def test_squash_output_refuses_what_it_cannot_squash(action_space, squash_output
     observation_space = gym.spaces.Box(-1, 1, (3,))
     with pytest.raises(ValueError, match=message):
         REINFORCEPolicy(observation_space, action_space, lambda _: 1e-3, squash_output=squash_output)
+
+
+def test_squashed_policy_trains_on_mujoco_when_it_is_installed(make_model):
+    """The ``mujoco`` extra: InvertedPendulum-v5's Box(-3, 3) action, a few hundred steps (skipped without MuJoCo)."""
+    pytest.importorskip("mujoco")
+    callback = RecordActions()
+    model = make_model(gym.make("InvertedPendulum-v5"), policy_kwargs=dict(squash_output=True))
+    model.learn(300, callback=callback)
+    assert model._n_updates > 0 and all(th.isfinite(p).all() for p in model.policy.parameters())
+    received = np.concatenate(callback.received)
+    assert received.min() >= -3.0 and received.max() <= 3.0
