@@ -129,6 +129,20 @@ def test_box_actions_of_onnxruntime_are_those_of_predict_after_the_same_clip(box
     np.testing.assert_allclose(means[inside], predicted[inside], rtol=0, atol=1e-6)
 
 
+def test_squashed_box_actions_of_onnxruntime_are_those_of_predict_after_the_same_rescaling(tmp_path, make_model):
+    """squash_output=True: the graph returns tanh-squashed actions in (-1, 1), which predict rescales to the bounds."""
+    model = make_model(env=gym.make("Pendulum-v1"), n_episodes=2, policy_kwargs={"squash_output": True})
+    model.learn(400)
+    with th.no_grad():  # most means far from 0, where the rescaling (bounds +-2) shows
+        model.policy.action_net.bias += 3.0
+    batch = observations(model, gym.make("Pendulum-v1"))
+    squashed = run(export(model, tmp_path / "policy.onnx"), batch)
+    predicted, _ = model.predict(batch, deterministic=True)
+    low, high = model.action_space.low, model.action_space.high
+    assert np.all(np.abs(squashed) <= 1) and not np.allclose(squashed, predicted, atol=0.1)
+    np.testing.assert_allclose(low + 0.5 * (squashed + 1) * (high - low), predicted, rtol=0, atol=1e-6)
+
+
 def test_the_stochastic_policy_exports_too(tmp_path, make_model):
     """deterministic=False: onnxruntime samples; the samples of a Discrete policy follow its probabilities."""
     model = make_model(env=gym.make("PGToy-v0"), n_episodes=4)
