@@ -140,6 +140,11 @@ class REINFORCE(EpisodicAlgorithm):
         self.vf_coef = vf_coef
         self.ent_coef = ent_coef
         self.max_grad_norm = max_grad_norm
+        if ent_coef != 0 and (policy_kwargs or {}).get("squash_output") is True:
+            warn_user(
+                f"ent_coef={ent_coef} does nothing with squash_output=True: the tanh-squashed Gaussian has no "
+                "closed-form entropy (SB3's SquashedDiagGaussianDistribution returns none)"
+            )
         if baseline == "mean" and normalize_returns:
             warn_user(
                 "baseline='mean' changes nothing with normalize_returns=True: standardising the returns subtracts "

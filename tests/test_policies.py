@@ -277,3 +277,8 @@ def test_squashed_policy_trains_on_mujoco_when_it_is_installed(make_model):
     assert model._n_updates > 0 and all(th.isfinite(p).all() for p in model.policy.parameters())
     received = np.concatenate(callback.received)
     assert received.min() >= -3.0 and received.max() <= 3.0
+
+
+def test_an_entropy_bonus_with_a_squashed_policy_warns():
+    with pytest.warns(UserWarning, match=r"ent_coef=0.01 does nothing with squash_output=True"):
+        REINFORCE("MlpPolicy", "Pendulum-v1", ent_coef=0.01, policy_kwargs={"squash_output": True})
