@@ -24,11 +24,14 @@ from reinforce_sb3.analysis.llm_variants import (
     dr_grpo_weights,
     episode_lengths,
     episode_returns,
+    exact_expectation,
     group_advantages,
+    group_batch,
     group_weights,
     grpo_weights,
 )
 from reinforce_sb3.analysis.sampling import sample_episodes
+from reinforce_sb3.analysis.theorem import Trajectory
 from reinforce_sb3.estimator import TensorBatch, advantages, leave_one_out_baseline
 
 
@@ -155,8 +158,8 @@ def test_direction_error_is_zero_for_any_positive_multiple_and_sees_a_turn():
 
 @pytest.fixture(scope="module")
 def checks(model):
-    """Every estimator of the table on the same episodes: 400 groups of G = 16 (6400 episodes)."""
-    found = compare_estimators(model, "PGToy-v0", n_episodes=16, n_batches=400, estimators=LLM_ESTIMATORS, seed=0)
+    """Every estimator of the table on the same episodes: 800 groups of G = 8 (6400 episodes)."""
+    found = compare_estimators(model, "PGToy-v0", n_episodes=8, n_batches=800, estimators=LLM_ESTIMATORS, seed=0)
     return {check.estimator.name: check for check in found}
 
 
@@ -170,7 +173,7 @@ def test_rloo_and_the_textbook_estimator_average_to_the_exact_gradient(checks):
 def test_dr_grpo_averages_to_one_minus_one_over_g_times_the_exact_gradient(checks):
     """Its group mean includes the episode's own return: E[-(R_i / G) grad log P(tau_i)] = -grad J / G."""
     check = checks[DR_GRPO.name]
-    error = np.linalg.norm(check.mean - (1 - 1 / 16) * check.exact) / np.linalg.norm(check.exact)
+    error = np.linalg.norm(check.mean - (1 - 1 / 8) * check.exact) / np.linalg.norm(check.exact)
     assert error < 3 * check.noise_floor
     assert not changes_objective(check)
 
@@ -181,8 +184,71 @@ def test_length_normalisation_turns_the_average_away_from_the_exact_gradient(che
         assert check.cosine > 0.9, estimator.name  # still an ascent direction, but another one
         assert direction_error(check) > 10 * direction_noise_floor(check), estimator.name
         assert changes_objective(check)
-    # undoing it (GRPO without 1/|o_i|) leaves an average that noise at this budget does not tell from the gradient
-    assert not changes_objective(checks[GRPO_WITHOUT_LENGTH.name])
+
+
+def test_group_batch_by_hand():
+    long = Trajectory(((3, 1), (2, 1), (1, 0)), (0, 1, 1), (3.0, 0.0, 10.0), 0.5, 0.9)
+    short = Trajectory(((3, 1),), (1,), (10.0,), 0.5, 1.0)
+    batch = group_batch([long, short], gamma=0.5)
+    assert batch.episode_ids.tolist() == [0, 0, 0, 1] and batch.timesteps.tolist() == [0, 1, 2, 0]
+    assert batch.actions.tolist() == [0, 1, 1, 1] and batch.observations.tolist() == [
+        [3, 1],
+        [2, 1],
+        [1, 0],
+        [3, 1],
+    ]
+    # whole-episode returns 3 + 0.5 * 0 + 0.25 * 10 = 5.5 and 10; reward-to-go 5.5, 5, 10 and 10
+    assert batch.returns.tolist() == [5.5, 5.5, 5.5, 10.0]
+    assert group_batch([long, short], gamma=0.5, reward_to_go=True).returns.tolist() == [5.5, 5.0, 10.0, 10.0]
+
+
+@pytest.fixture(scope="module")
+def expectations(model):
+    """The exact expectation of every estimator of the table over groups of 8 (no sampling)."""
+    return {e.name: exact_expectation(model, "PGToy-v0", e, 8) for e in LLM_ESTIMATORS}
+
+
+def test_the_exact_expectation_of_unbiased_estimators_is_the_exact_gradient(expectations):
+    """The listing of every group agrees with gym_pgtoy.exact's dynamic programming, to float32 rounding."""
+    for name in (TEXTBOOK.name, RLOO.name):
+        expected = expectations[name]
+        np.testing.assert_allclose(
+            expected.expectation, expected.exact, rtol=1e-4, atol=1e-5 * np.abs(expected.exact).max()
+        )
+        assert not expected.changes_objective
+
+
+def test_the_exact_expectation_is_what_the_sampled_batches_average_to(checks, expectations):
+    """Two independent routes, sampled episodes and listed groups, agree within sampling noise for every estimator."""
+    for name, check in checks.items():
+        gap = np.linalg.norm(check.mean - expectations[name].expectation) / np.linalg.norm(check.exact)
+        assert gap < 3 * check.noise_floor, name
+
+
+def test_dr_grpo_and_grpo_by_their_exact_expectations(model, expectations):
+    # Dr. GRPO: exactly (1 - 1/G) grad J, whatever G
+    assert expectations[DR_GRPO.name].scale == pytest.approx(1 - 1 / 8, rel=1e-5)
+    assert not expectations[DR_GRPO.name].changes_objective
+    # GRPO, its length normalisation alone and its std alone all turn the expectation away from grad J
+    for estimator in (GRPO, GRPO_WITHOUT_STD, GRPO_WITHOUT_LENGTH):
+        expected = expectations[estimator.name]
+        assert expected.changes_objective and expected.cosine > 0.9, estimator.name
+    # the std's turn is small beside the length's, and shrinks as the group grows (the std of G returns settles)
+    assert expectations[GRPO_WITHOUT_LENGTH.name].sine < expectations[GRPO_WITHOUT_STD.name].sine / 5
+    small_group = exact_expectation(model, "PGToy-v0", GRPO_WITHOUT_LENGTH, 3)
+    assert small_group.sine > 2 * expectations[GRPO_WITHOUT_LENGTH.name].sine
+
+
+def test_the_length_normalised_expectation_is_the_gradient_of_another_objective(model):
+    """Without the std, GRPO's expectation is (1 - 1/G) (grad E[R/|o|] - J grad E[1/|o|]): its direction does not
+    depend on G, its size grows as 1 - 1/G."""
+    three, six = (exact_expectation(model, "PGToy-v0", GRPO_WITHOUT_STD, g) for g in (3, 6))
+    np.testing.assert_allclose(three.expectation / (1 - 1 / 3), six.expectation / (1 - 1 / 6), rtol=1e-4, atol=1e-7)
+
+
+def test_exact_expectation_refuses_long_episodes(model):
+    with pytest.raises(ValueError, match="at most 6 steps, got 20"):
+        exact_expectation(model, "SlipperyHill-v0", DR_GRPO, 4)
 
 
 def test_the_table_names_every_estimator_and_the_budget(capsys):
@@ -191,4 +257,14 @@ def test_the_table_names_every_estimator_and_the_budget(capsys):
     assert "G = 4 episodes, 3 batches, seed 2" in out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [row.split(" | ")[0][2:] for row in rows] == [e.name for e in LLM_ESTIMATORS]
-    assert all(row.rstrip(" |").endswith(("kept", "changed")) for row in rows)
+    verdicts = [row.rstrip(" |").rsplit("| ", 1)[1] for row in rows]
+    # with the exact expectations, the verdicts do not depend on these 3 batches
+    assert verdicts == ["kept", "changed", "kept", "changed", "changed", "changed", "kept"]
+
+
+def test_without_the_exact_columns_the_verdict_is_the_sampled_one(capsys):
+    llm_variants.main(["--n-episodes", "4", "--n-batches", "3", "--seed", "2", "--no-exact"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == len(LLM_ESTIMATORS)
+    assert all(row.split(" | ")[2:4] == ["-", "-"] for row in rows)
+    assert all(row.rstrip(" |").endswith(("changed", "within noise")) for row in rows)
