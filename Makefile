@@ -50,6 +50,20 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+.PHONY: mutation
+
+# mutation testing of the core math (estimator, buffer, the collector's batch rule) with mutmut 3,
+# by their tests only ([tool.mutmut] in pyproject.toml); not part of `make test`. Its work folder is
+# mutants/ (git-ignored); tests/mutation/summary.py prints killed / total per module and the survivors, and
+# `$(BIN)/mutmut show NAME` shows one. One torch thread per worker: forked workers hang in torch's thread pool.
+# MUTMUT_CHILDREN: parallel workers (default 1)
+MUTMUT_CHILDREN ?= 1
+
+mutation: $(STAMP)
+	test -x $(BIN)/mutmut || $(BIN)/python -m pip install --quiet -c constraints.txt "mutmut>=3.2"
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/mutmut run --max-children $(MUTMUT_CHILDREN)
+	$(BIN)/python -m tests.mutation.summary
+
 .PHONY: docs figures
 
 # the documentation site, into site/ (any warning fails the build)

@@ -1,8 +1,11 @@
 """The episode buffer: storage that grows, the batch's steps flattened in (time, env) order with their returns,
 episode ids and time steps, and the finiteness check of a batch."""
 
+import warnings
+
 import numpy as np
 import pytest
+import torch as th
 from gymnasium import spaces
 
 from reinforce_sb3.buffer import EpisodeBuffer
@@ -108,3 +111,79 @@ def test_a_return_that_overflows_float32_is_an_error():
     with pytest.raises(ValueError, match=r"non-finite return in the batch at env 0, step 0.*overflows float32"):
         buffer.episode_batch(1.0)
     assert np.isfinite(buffer.episode_batch(0.0).returns).all()  # without discounting, no sum
+
+
+def test_the_messages_of_a_non_finite_reward_and_of_an_overflowing_return_in_full():
+    """The overflow hint goes with a return that overflows, never with a reward that is itself not finite; the
+    cast that overflows is what the check looks for, so it warns nothing on its own."""
+    buffer = EpisodeBuffer(spaces.Box(-np.inf, np.inf, (1,)), spaces.Discrete(2), n_envs=2)
+    fill(buffer, TWO_ENVS)
+    buffer.arrays["rewards"][1, 1] = np.nan
+    with pytest.raises(ValueError) as error:
+        buffer.episode_batch(0.9)
+    assert str(error.value) == (
+        "non-finite reward in the batch at env 1, step 1 of the batch: nan. No parameter was changed."
+    )
+
+    buffer = EpisodeBuffer(spaces.Box(-1, 1, (1,)), spaces.Discrete(2), n_envs=1)
+    fill(buffer, [{"rewards": [3e38], "dones": [0], "starts": [1]}, {"rewards": [3e38], "dones": [1], "starts": [0]}])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "overflow encountered in cast" would come first
+        with pytest.raises(ValueError) as error:
+            buffer.episode_batch(1.0)
+    assert str(error.value) == (
+        "non-finite return in the batch at env 0, step 0 of the batch: inf"
+        " (the sum of rewards overflows float32: scale the rewards down). No parameter was changed."
+    )
+
+
+def test_episode_ids_and_timesteps_are_int64_and_the_episodes_are_counted():
+    """The ids index tensors (``index_add`` in the leave-one-out baseline): integers, not floats."""
+    buffer = EpisodeBuffer(spaces.Box(-10, 10, (1,)), spaces.Discrete(2), n_envs=2)
+    fill(buffer, TWO_ENVS)
+    batch = buffer.episode_batch(1.0)
+    assert batch.n_episodes == 3  # env 0's [1, 2] and [3], env 1's [5, 5]; env 1's [7] is not in the batch
+    assert batch.episode_ids.dtype == np.int64 and batch.timesteps.dtype == np.int64
+
+
+def test_to_tensors_by_hand():
+    """Every field as a tensor with the same values; the returns in float32, the ids and timesteps int64."""
+    buffer = EpisodeBuffer(spaces.Box(-10, 10, (1,)), spaces.Discrete(2), n_envs=2)
+    fill(buffer, TWO_ENVS)
+    tensors = buffer.episode_batch(0.5).to_tensors("cpu")
+    # gamma = 0.5: env 0's [1, 2] -> [2, 2], [3] -> [3]; env 1's [5, 5] -> [7.5, 5]; (time, env) order
+    th.testing.assert_close(tensors.returns, th.tensor([2.0, 7.5, 2.0, 5.0, 3.0]))
+    th.testing.assert_close(tensors.observations, th.tensor([[0.0], [0.0], [1.0], [1.0], [2.0]]))
+    th.testing.assert_close(tensors.actions, th.tensor([0, 0, 1, 1, 0]))
+    th.testing.assert_close(tensors.episode_ids, th.tensor([0, 1, 0, 1, 2]))
+    th.testing.assert_close(tensors.timesteps, th.tensor([0, 0, 1, 1, 0]))
+    assert tensors.n_episodes == 3
+
+
+@pytest.mark.parametrize("dict_observations", [False, True])
+def test_to_tensors_puts_every_tensor_on_the_device(dict_observations):
+    """On the "meta" device (shapes and dtypes, no data), so no accelerator is needed to see the device kept."""
+    if dict_observations:
+        observation_space = spaces.Dict({"vec": spaces.Box(-10, 10, (1,))})
+        buffer = EpisodeBuffer(observation_space, spaces.Discrete(2), n_envs=2)
+        for t, row in enumerate(TWO_ENVS):
+            buffer.add({"vec": np.full((2, 1), t, np.float32)}, np.zeros(2), *row_arrays(row))
+    else:
+        buffer = EpisodeBuffer(spaces.Box(-10, 10, (1,)), spaces.Discrete(2), n_envs=2)
+        fill(buffer, TWO_ENVS)
+    tensors = buffer.episode_batch(0.5).to_tensors("meta")
+    observations = tensors.observations["vec"] if dict_observations else tensors.observations
+    fields = [observations, tensors.actions, tensors.returns, tensors.episode_ids, tensors.timesteps]
+    assert [field.device.type for field in fields] == ["meta"] * 5
+    assert [field.dtype for field in fields] == [th.float32, th.int64, th.float32, th.int64, th.int64]
+    assert tensors.returns.shape == (5,)
+
+
+def row_arrays(row: dict) -> tuple[np.ndarray, ...]:
+    """The rewards, starts, dones and in_batch of one row of ``TWO_ENVS`` as :meth:`EpisodeBuffer.add` takes them."""
+    return (
+        np.array(row["rewards"], dtype=np.float32),
+        np.array(row["starts"], dtype=bool),
+        np.array(row["dones"], dtype=bool),
+        np.array(row.get("in_batch", [True, True]), dtype=bool),
+    )

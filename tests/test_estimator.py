@@ -4,6 +4,7 @@ test_gae.py) and against naive per-episode loops on random input (hypothesis).""
 import dataclasses
 import math
 import typing
+import warnings
 
 import numpy as np
 import pytest
@@ -52,6 +53,24 @@ def test_discounted_returns_are_float64_and_take_lists():
     returns = discounted_returns([[1.0], [2.0]], [[False], [True]], 0.9)
     assert returns.dtype == np.float64
     np.testing.assert_allclose(returns[:, 0], [1 + 0.9 * 2, 2])
+
+
+def test_discounted_returns_take_dones_as_zeros_and_ones():
+    """Flags stored as numbers (SB3's buffers keep ``episode_starts`` in float32) are read as booleans."""
+    expected = discounted_returns(REWARDS, DONES, 0.5)
+    np.testing.assert_allclose(discounted_returns(REWARDS, DONES.astype(np.float32), 0.5), expected)
+    np.testing.assert_allclose(discounted_returns(REWARDS, DONES.astype(np.int64), 0.5), expected)
+
+
+def test_discounted_returns_warn_nothing_on_non_finite_sums():
+    """``-inf + 0.5 * inf`` (NaN) and ``1e308 + 1e308`` (inf) are the buffer's to report, by env and step, with
+    a ValueError (tests/test_buffer.py): numpy warns nothing on the way."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        returns = discounted_returns(np.array([[-np.inf], [np.inf], [1.0]]), np.array([[0], [1], [1]], bool), 0.5)
+        overflowed = discounted_returns(np.array([[1e308], [1e308]]), np.array([[0], [1]], bool), 1.0)
+    assert np.isnan(returns[0, 0]) and returns[1, 0] == np.inf and returns[2, 0] == 1.0
+    np.testing.assert_array_equal(overflowed[:, 0], [np.inf, 1e308])
 
 
 def test_latest_starts_and_episode_returns_by_hand():
@@ -185,6 +204,20 @@ def test_standardize_of_equal_weights_is_zero(value, n):
     assert (standardized == 0).all(), standardized.abs().max().item()
 
 
+def test_standardize_treats_a_spread_at_float32_rounding_as_none():
+    """Values one float32 step apart (0.0625 at 1e6) are equal up to rounding: zeros, not +-1 made of noise."""
+    th.testing.assert_close(standardize(th.tensor([1e6, 1e6 + 0.0625])), th.zeros(2))
+    th.testing.assert_close(standardize(th.tensor([-1e6, -1e6 - 0.0625, -1e6])), th.zeros(3))
+
+
+def test_standardize_s_floor_on_the_spread():
+    """The floor is 1e-6 times max(|mean|, 1), inclusive: a population std of exactly float32(1e-6) around a mean
+    of 0 is no spread; 1.5e-6 around a mean below 1 is a spread, standardised."""
+    floor = th.tensor(1e-6, dtype=th.float32)
+    th.testing.assert_close(standardize(th.stack([-floor, floor])), th.zeros(2))  # std == floor
+    th.testing.assert_close(standardize(th.tensor([0.0, 3e-6])), th.tensor([-1.0, 1.0]))  # std 1.5e-6, mean 1.5e-6
+
+
 def test_advantages_by_hand():
     returns = th.tensor([1.0, 2.0, 6.0])
     th.testing.assert_close(advantages(returns, "none"), returns)
@@ -194,9 +227,9 @@ def test_advantages_by_hand():
     th.testing.assert_close(weights, th.tensor([0.5, 1.5, 5.0]))
     assert not weights.requires_grad  # the values are detached: the policy gradient never trains the critic
     th.testing.assert_close(advantages(returns, "leave_one_out", leave_one_out=th.ones(3)), returns - 1)
-    with pytest.raises(ValueError, match="baseline='value' needs values"):
+    with pytest.raises(ValueError, match=r"^baseline='value' needs values$"):
         advantages(returns, "value")
-    with pytest.raises(ValueError, match="baseline='leave_one_out' needs"):
+    with pytest.raises(ValueError, match=r"^baseline='leave_one_out' needs the leave-one-out baseline$"):
         advantages(returns, "leave_one_out")
 
 
@@ -219,6 +252,24 @@ def test_leave_one_out_baseline_by_hand():
     # one episode: no other episode, no baseline
     th.testing.assert_close(leave_one_out_baseline(th.tensor([1.0, 2.0]), th.zeros(2).long(), th.arange(2), 1),
                             th.zeros(2))  # fmt: skip
+
+
+def test_leave_one_out_baseline_of_two_episodes_is_the_other_episode_s_return():
+    """N = 2: each step's baseline is the other episode's return-to-go at the same time (0 once it has ended)."""
+    returns, episodes, timesteps = th.tensor([3.0, 1.0, 5.0]), th.tensor([0, 0, 1]), th.tensor([0, 1, 0])
+    th.testing.assert_close(leave_one_out_baseline(returns, episodes, timesteps, 2), th.tensor([5.0, 0.0, 3.0]))
+    whole = th.tensor([3.0, 3.0, 5.0])
+    baseline = leave_one_out_baseline(whole, episodes, timesteps, 2, reward_to_go=False)
+    th.testing.assert_close(baseline, th.tensor([5.0, 5.0, 3.0]))
+
+
+@pytest.mark.parametrize("reward_to_go", [True, False])
+def test_leave_one_out_baseline_keeps_the_dtype_of_the_returns(reward_to_go):
+    """In float64 the sums are float64 too (same values as the float32 case of the test by hand)."""
+    returns = LOO_RETURNS.double() if reward_to_go else th.tensor([3.0, 3.0, 5.0, 6.0, 6.0, 6.0], dtype=th.float64)
+    expected = [5.5, 2.0, 4.5, 4.0, 0.5, 0.0] if reward_to_go else [5.5, 5.5, 4.5, 4.0, 4.0, 4.0]
+    baseline = leave_one_out_baseline(returns, LOO_EPISODES, LOO_TIMESTEPS, 3, reward_to_go=reward_to_go)
+    th.testing.assert_close(baseline, th.tensor(expected, dtype=th.float64))
 
 
 def tiny_policy(action_space=None, **kwargs) -> REINFORCEPolicy:
@@ -289,6 +340,28 @@ def test_leave_one_out_loss_by_hand():
     # episode 0 has returns-to-go (3, 2), episode 1 (1, -1): each step's baseline is the other's at the same time
     weights = BATCH_RETURNS - th.tensor([1.0, -1.0, 3.0, 2.0])
     th.testing.assert_close(losses.policy_loss, -(log_pi_of(policy) * weights).sum() / 4)
+
+
+def test_leave_one_out_loss_of_whole_episode_returns_by_hand():
+    """Whole-episode returns (``reward_to_go=False``), episodes of 3 and 1 steps returning 4 and 2: each step's
+    baseline is the other episode's return (2 for episode 0, 4 for episode 1), not a per-time-step mean."""
+    policy = tiny_policy()
+    episodes, timesteps = th.tensor([0, 0, 0, 1]), th.tensor([0, 1, 2, 0])
+    batch = TensorBatch(BATCH_OBS, BATCH_ACTIONS, th.tensor([4.0, 4.0, 4.0, 2.0]), episodes, timesteps, 2)
+    options = EstimatorOptions(normalize_returns=False, reward_to_go=False, baseline="leave_one_out")
+    losses = reinforce_loss(policy, batch, options)
+    th.testing.assert_close(losses.weights, th.tensor([2.0, 2.0, 2.0, -2.0]))
+    th.testing.assert_close(losses.policy_loss, -(log_pi_of(policy) * losses.weights).sum() / 4)
+
+
+def test_a_distribution_without_entropy_gives_an_entropy_loss_of_zero():
+    """The tanh-squashed Gaussian has no closed-form entropy (SB3 returns None): the entropy term is 0."""
+    from gymnasium import spaces
+
+    policy = tiny_policy(spaces.Box(-1.0, 1.0, shape=(2,)), squash_output=True)
+    losses = reinforce_loss(policy, batch_of(th.zeros(4, 2)), EstimatorOptions())
+    assert policy.get_distribution(BATCH_OBS).entropy() is None
+    assert losses.entropy_loss.shape == () and losses.entropy_loss.item() == 0.0
 
 
 def test_multidimensional_box_actions_are_flattened_for_the_log_prob():
