@@ -45,7 +45,7 @@ from gym_pgtoy.cli import add_debug_flag, int_at_least, run_cli
 from gym_pgtoy.slippery_hill import SlipperyHillEnv
 from reinforce_sb3.analysis.cli import add_env_arguments, env_from_args
 from reinforce_sb3.analysis.diagnostics import GradientCheck, compare_estimators
-from reinforce_sb3.analysis.estimators import ESTIMATORS, Estimator
+from reinforce_sb3.analysis.estimators import Estimator
 from reinforce_sb3.analysis.policy_adapter import probability_fn
 from reinforce_sb3.analysis.theorem import Trajectory, trajectories
 from reinforce_sb3.episodic_algorithm import torch_thread_count
@@ -118,31 +118,30 @@ def dr_grpo_weights(batch: TensorBatch) -> th.Tensor:
     return group_weights(batch, scale_by_std=False, length_normalization=False)
 
 
-TEXTBOOK = ESTIMATORS[0]
+TEXTBOOK = Estimator("REINFORCE, textbook")
 LIBRARY_DEFAULTS = Estimator("REINFORCE's defaults", normalize_returns=True, loss_reduction="mean")
 RLOO = Estimator("RLOO", reward_to_go=False, baseline="leave_one_out")
 GRPO = Estimator("GRPO", reward_to_go=False, weighting=grpo_weights)
 GRPO_WITHOUT_LENGTH = Estimator(
-    "GRPO without 1/|o_i|", reward_to_go=False, weighting=partial(group_weights, length_normalization=False)
+    "GRPO, no length normalisation", reward_to_go=False, weighting=partial(group_weights, length_normalization=False)
 )
-GRPO_WITHOUT_STD = Estimator(
-    "GRPO without std", reward_to_go=False, weighting=partial(group_weights, scale_by_std=False)
-)
+GRPO_WITHOUT_STD = Estimator("GRPO, no std", reward_to_go=False, weighting=partial(group_weights, scale_by_std=False))
 DR_GRPO = Estimator("Dr. GRPO", reward_to_go=False, weighting=dr_grpo_weights)
 
 LLM_ESTIMATORS = (TEXTBOOK, LIBRARY_DEFAULTS, RLOO, GRPO, GRPO_WITHOUT_LENGTH, GRPO_WITHOUT_STD, DR_GRPO)
 """The reference estimators, then RLOO, GRPO, GRPO with one of its two changes undone each, and Dr. GRPO."""
 
 EPISODE_WEIGHTS = {
-    TEXTBOOK.name: "G_t / G (reward-to-go)",
-    LIBRARY_DEFAULTS.name: "standardise(G_t) / steps",
+    TEXTBOOK.name: "G_it / G",
+    LIBRARY_DEFAULTS.name: "standardise(G_it) / steps",
     RLOO.name: "(R_i - mean_{j!=i} R_j) / G",
-    GRPO.name: "(R_i - mean R) / (std R) / (G |o_i|)",
-    GRPO_WITHOUT_LENGTH.name: "(R_i - mean R) / (std R) / G",
-    GRPO_WITHOUT_STD.name: "(R_i - mean R) / (G |o_i|)",
+    GRPO.name: "(R_i - mean R) / std R / (G T_i)",
+    GRPO_WITHOUT_LENGTH.name: "(R_i - mean R) / std R / G",
+    GRPO_WITHOUT_STD.name: "(R_i - mean R) / (G T_i)",
     DR_GRPO.name: "(R_i - mean R) / G",
 }
-"""Each estimator's coefficient of ``log pi(a_t|s_t)`` at step ``t`` of episode ``i``, as the table prints it."""
+"""Each estimator's coefficient of ``log pi(a_t|s_t)`` at step ``t`` of episode ``i``, as the table prints it
+(``G_it`` the reward-to-go, ``T_i = |o_i|`` the episode's length: a table cell cannot hold a ``|``)."""
 
 
 MAX_GROUPS = 200_000
@@ -336,7 +335,7 @@ def format_llm_table(checks: Sequence[GradientCheck], expectations: Sequence[Exa
     expectation is given, else the sampled one (:func:`changes_objective`)."""
     header = [
         "estimator",
-        "weight of log pi(a_t|s_t)",
+        "weight of grad log pi",
         "scale (exact)",
         "sine (exact)",
         "scale",
