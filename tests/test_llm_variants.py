@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import torch as th
 
+from gym_pgtoy import exact as gym_pgtoy_exact
 from reinforce_sb3 import REINFORCE
 from reinforce_sb3.analysis import llm_variants
 from reinforce_sb3.analysis.diagnostics import GradientCheck, compare_estimators, estimate
+from reinforce_sb3.analysis.estimators import Estimator
 from reinforce_sb3.analysis.llm_variants import (
     DR_GRPO,
     GRPO,
@@ -244,6 +246,20 @@ def test_the_length_normalised_expectation_is_the_gradient_of_another_objective(
     depend on G, its size grows as 1 - 1/G."""
     three, six = (exact_expectation(model, "PGToy-v0", GRPO_WITHOUT_STD, g) for g in (3, 6))
     np.testing.assert_allclose(three.expectation / (1 - 1 / 3), six.expectation / (1 - 1 / 6), rtol=1e-4, atol=1e-7)
+
+    # grad E[f(tau)] for a function of the trajectory alone is the expectation of sum_i f(tau_i) / G grad log P(tau_i)
+    def per_episode(f):
+        def weighting(batch):
+            lengths = episode_lengths(batch)
+            return (f(episode_returns(batch), lengths) / lengths.new_tensor(batch.n_episodes))[batch.episode_ids]
+
+        return Estimator("f", reward_to_go=False, weighting=weighting)
+
+    per_step = exact_expectation(model, "PGToy-v0", per_episode(lambda r, n: r / n), 3).expectation
+    inverse_length = exact_expectation(model, "PGToy-v0", per_episode(lambda r, n: 1 / n), 3).expectation
+    j = gym_pgtoy_exact.expected_return("PGToy-v0", model)
+    formula = (1 - 1 / 3) * (per_step - j * inverse_length)
+    np.testing.assert_allclose(three.expectation, formula, rtol=1e-4, atol=1e-6 * np.abs(formula).max())
 
 
 def test_exact_expectation_refuses_long_episodes(model):
