@@ -153,6 +153,18 @@ def test_an_env_ending_an_unused_episode_joins_while_there_are_places(make_model
     assert collector.n_started == 3 and collector.n_done == 2
 
 
+def test_the_waste_of_a_batch_s_first_steps(make_model):
+    """Before any step the waste is still a fraction (no division by zero); one step in the batch wastes nothing."""
+    env = DummyVecEnv([lambda: ScriptedRewardEnv([[1.0, 1.0]])])
+    model, collector = collector_for(make_model, env, n_episodes=1)
+    collector.start_batch(model.policy, np.array([True]))
+    assert 0.0 <= collector.waste <= 1.0
+    obs, action, reward, yes = np.zeros((1, 2), np.float32), np.zeros(1, int), np.ones(1), np.ones(1, bool)
+    collector.record(obs, action, reward, episode_starts=yes, dones=~yes, active=yes)  # in the batch, not done
+    assert collector.steps_taken == 1 and collector.n_batch_steps == 1
+    assert collector.waste == 0.0
+
+
 def test_a_paused_env_is_not_counted_as_a_step(make_model):
     env = DummyVecEnv([lambda: ScriptedRewardEnv([[1.0, 1.0]])] * 2)
     model, collector = collector_for(make_model, env, n_episodes=1)
