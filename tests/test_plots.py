@@ -142,7 +142,8 @@ def test_tree_legend_explains_every_mark(env, kwargs):
         assert boxes and {box.get_facecolor() for box in boxes} == {legend_box.get_facecolor()}, entry
         assert {box.get_linestyle() for box in boxes} == {"--" if entry == "dashed" else "solid"}, entry
     blue = [text.get_text().split(":")[0] for text in legend.get_texts() if text.get_color() == "tab:blue"]
-    assert blue == ["left, right and a number", "Q = r + V'", "dJ/dpi", "r"]  # the numbers written on the edges, in blue
+    # the numbers written on the edges, in blue
+    assert blue == ["left, right and a number", "Q = r + V'", "dJ/dpi", "r"]
 
 
 def test_tree_discounts_the_partial_derivatives():
