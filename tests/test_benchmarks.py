@@ -5,6 +5,7 @@ Most sections run through their command line, so that the CLI, the machine line 
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -24,9 +25,13 @@ def test_waste_is_zero_when_envs_pause_and_not_in_lockstep(capsys):
 
 
 def test_throughput_table_has_every_loop_and_consistent_ratios(capsys):
-    table = rows(printed(throughput.main, ["--steps", "600", "--repeats", "1"], capsys))
+    out = printed(throughput.main, ["--steps", "600", "--repeats", "1"], capsys)
+    table = rows(out)
     assert [(row[0], row[1]) for row in table] == [(n_envs, loop) for n_envs in ("1", "8") for loop in throughput.LOOPS]
-    for block in (table[:6], table[6:]):
+    shares = re.search(r"checking the observations .*: ([\d.]+)% with 1 env, ([\d.]+)% with 8 envs", out)
+    assert shares and all(0 < float(share) < 50 for share in shares.groups()), out
+    n_loops = len(throughput.LOOPS)
+    for block in (table[:n_loops], table[n_loops:]):
         speeds = {row[1]: number(row[2]) for row in block}
         for row in block:
             assert number(row[2]) > 0

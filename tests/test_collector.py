@@ -266,3 +266,16 @@ def test_a_non_finite_dict_observation_is_named_by_its_key(make_model):
     with pytest.raises(ValueError, match=r"non-finite observation 'vec' from env 1 at step 0 of the batch"):
         model.collector.step(env, obs, np.ones(2, dtype=bool))
     assert model.collector.steps_taken == 0
+
+
+def test_huge_but_finite_observations_are_not_refused(make_model):
+    """The check's fast path squares the observations (1e30 squared overflows float32): only a real NaN or inf is
+    refused."""
+    env = DummyVecEnv([lambda: ScriptedRewardEnv([[1.0, 1.0]])] * 2)
+    model = make_model(env)
+    huge = np.array([[1e30, -3e38], [0.0, 1.0]], dtype=np.float32)
+    model.collector.step(env, huge, np.ones(2, dtype=bool))
+    assert model.collector.steps_taken == 2
+    huge[1, 0] = np.inf
+    with pytest.raises(ValueError, match=r"non-finite observation from env 1 at step 1 of the batch: \[inf, 1.0\]"):
+        model.collector.step(env, huge, np.ones(2, dtype=bool))

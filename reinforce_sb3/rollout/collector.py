@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -176,8 +177,11 @@ class EpisodeCollector:
 
     def _check_finite(self, obs: VecEnvObs) -> None:
         """A ``ValueError`` naming the env and the step if a float observation is NaN or infinite."""
-        if self._flat_float_observations:  # the common case first: one array, one numpy call
-            if not np.isfinite(obs).all():  # type: ignore[arg-type]  # a float Box's observations are an array
+        if self._flat_float_observations:  # the common case first: one array
+            flat = obs.ravel()  # type: ignore[union-attr]  # a float Box's observations are an array
+            # one dot product, half the cost of isfinite().all() at rollout sizes: a NaN or an inf anywhere makes
+            # it non-finite (its terms are squares: no inf - inf); so may a huge finite value, hence the exact check
+            if not math.isfinite(np.dot(flat, flat)) and not np.isfinite(flat).all():
                 self._refuse(obs, None)  # type: ignore[arg-type]  # as above
             return
         for key in self._float_observations:
