@@ -64,20 +64,20 @@ def multi_discrete_sb3_sampler_and_schedule() -> REINFORCE:
     return model.learn(800)
 
 
+def _two_subprocesses(vec_env_cls: type, seed: int) -> REINFORCE:
+    env = make_vec_env("CartPole-v1", n_envs=2, seed=seed, vec_env_cls=vec_env_cls)
+    try:
+        return _model(env, n_episodes=3).learn(1_200)
+    finally:
+        env.close()
+
+
 def pausable_subproc() -> REINFORCE:
-    env = make_vec_env("CartPole-v1", n_envs=2, seed=3, vec_env_cls=PausableSubprocVecEnv)
-    model = _model(env, n_episodes=3)
-    model.learn(1_200)
-    model.env.close()
-    return model
+    return _two_subprocesses(PausableSubprocVecEnv, seed=3)
 
 
 def lockstep_subproc() -> REINFORCE:
-    env = make_vec_env("CartPole-v1", n_envs=2, seed=4, vec_env_cls=SubprocVecEnv)
-    model = _model(env, n_episodes=3)
-    model.learn(1_200)
-    model.env.close()
-    return model
+    return _two_subprocesses(SubprocVecEnv, seed=4)
 
 
 def batch_across_learn_calls() -> REINFORCE:
