@@ -34,7 +34,8 @@ class REINFORCE(EpisodicAlgorithm):
     With ``normalize_returns=False``, ``loss_reduction="episodes"`` and either ``gamma=1`` or
     ``discounted_gradient=True``, the step is along the textbook estimate of the gradient of the
     expected (discounted) return, unbiased for it with any baseline but ``"mean"``; the defaults
-    standardise the returns and average over steps, a rescaled estimate (its direction, not its size).
+    standardise the returns and average over steps: a rescaled estimate, whose average points almost
+    along that gradient at a fraction of its size (docs: "What the defaults estimate").
 
     :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy) or a
         subclass of ``REINFORCEPolicy``
@@ -49,10 +50,6 @@ class REINFORCE(EpisodicAlgorithm):
         return ``G_0``. Both have the same expectation; reward-to-go has less variance.
     :param normalize_returns: Whether to standardise the weights of a batch (subtract their
         mean, divide by their standard deviation); a batch whose returns are all equal gives zeros
-    :param discounted_gradient: Whether to weight each step's term by ``gamma^t`` too (``t``: the
-        step's time in its episode), the factor in the gradient of the discounted return. Without it
-        (the default, and the common practice) a ``gamma < 1`` update is not that gradient (Nota and
-        Thomas, 2020, "Is the policy gradient a gradient?"); with ``gamma = 1`` the two are the same
     :param loss_reduction: "mean" averages the per-step terms over the batch's steps;
         "episodes" sums them and divides by the number of episodes (the textbook estimator)
     :param baseline: What is subtracted from the returns: "none"; "mean", the mean of the returns
@@ -62,6 +59,10 @@ class REINFORCE(EpisodicAlgorithm):
         the same time step) of the batch's *other* episodes, which keeps the estimate's expectation
         (Kool et al., 2019); or "value", a state-value network (in the policy, saved with it)
         regressed on the returns
+    :param discounted_gradient: Whether to weight each step's term by ``gamma^t`` too (``t``: the
+        step's time in its episode), the factor in the gradient of the discounted return. Without it
+        (the default, and the common practice) a ``gamma < 1`` update is not that gradient (Nota and
+        Thomas, 2020, "Is the policy gradient a gradient?"); with ``gamma = 1`` the two are the same
     :param vf_coef: Value function coefficient in the loss (``baseline="value"`` only)
     :param ent_coef: Entropy coefficient for the loss calculation
     :param max_grad_norm: The maximum norm for gradient clipping, None for no clipping
