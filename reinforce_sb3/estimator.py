@@ -114,8 +114,9 @@ def leave_one_out_baseline(
     returns: th.Tensor, episode_ids: th.Tensor, timesteps: th.Tensor, n_episodes: int, reward_to_go: bool = True
 ) -> th.Tensor:
     """
-    Each step's baseline from the *other* episodes of the batch (Kool et al., 2019), unbiased
-    because it does not depend on the step's own episode:
+    Each step's baseline from the *other* episodes of the batch (Kool et al., 2019). It does not depend on
+    the step's own episode, so it keeps the estimate's expectation (with the textbook settings, an unbiased
+    estimate of the gradient of the expected return stays unbiased):
 
     - ``reward_to_go``: ``b_i(t) = sum_{j != i} G_j(t) / (N - 1)``, the mean of the other
       episodes' returns-to-go from the same time step (``G_j(t) = 0`` once episode j has ended);
