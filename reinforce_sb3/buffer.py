@@ -90,6 +90,7 @@ class EpisodeBuffer:
     def reset(self) -> None:
         """Empty the buffer, keeping its memory."""
         self.pos = 0
+        self.arrays["in_batch"][:] = False
 
     def add(
         self,
@@ -115,6 +116,40 @@ class EpisodeBuffer:
         self.arrays["dones"][row] = dones
         self.arrays["in_batch"][row] = in_batch
         self.pos += 1
+
+    def add_at(
+        self,
+        row: int,
+        env_idx: int,
+        obs: np.ndarray | dict[str, np.ndarray],
+        action: np.ndarray,
+        reward: float,
+        episode_start: bool,
+        done: bool,
+        in_batch: bool,
+    ) -> None:
+        """Record step ``row`` of one env (its own count of steps in the batch), whatever the other envs
+        have recorded: ``obs`` is that env's observation the action was chosen on."""
+        while row >= self.capacity:
+            self._allocate(2 * self.capacity)
+        if row >= self.pos:
+            self._clear(slice(self.pos, row + 1))
+            self.pos = row + 1
+        if isinstance(obs, dict):
+            for key, value in obs.items():
+                self.arrays[f"obs:{key}"][row, env_idx] = value
+        else:
+            self.arrays["obs"][row, env_idx] = obs
+        self.arrays["actions"][row, env_idx] = action
+        self.arrays["rewards"][row, env_idx] = reward
+        self.arrays["episode_starts"][row, env_idx] = episode_start
+        self.arrays["dones"][row, env_idx] = done
+        self.arrays["in_batch"][row, env_idx] = in_batch
+
+    def _clear(self, rows: slice) -> None:
+        """Rows that an env may never record (it waits for the next batch): no reward, no end, not in the batch."""
+        for name in ("rewards", "dones", "in_batch"):
+            self.arrays[name][rows] = 0
 
     def returns(self, gamma: float, reward_to_go: bool = True) -> np.ndarray:
         """

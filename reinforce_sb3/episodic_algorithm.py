@@ -164,10 +164,15 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
         # Switch to eval mode (this affects batch norm / dropout)
         self.policy.set_training_mode(False)
         callback.on_rollout_start()
-        while not collector.complete and self.num_timesteps < total_timesteps:
-            actions, clipped_actions, new_obs, rewards, dones, infos, active, n_stepped = collector.step(
-                env, obs, episode_starts
-            )
+        overlapped = collector.overlapped(env, obs, episode_starts, lambda: total_timesteps - self.num_timesteps)
+        while overlapped is not None or (not collector.complete and self.num_timesteps < total_timesteps):
+            if overlapped is None:
+                step = collector.step(env, obs, episode_starts)
+            else:  # acting while the workers step: the same steps, each once every env has passed it
+                step = next(overlapped, None)
+                if step is None:
+                    break
+            actions, clipped_actions, new_obs, rewards, dones, infos, active, n_stepped = step
             self.num_timesteps += n_stepped
             self._update_info_buffer(infos, dones)
             # an env that did not step is still where it was
@@ -178,6 +183,8 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
             # Give access to local variables; the step is recorded, so a stop leaves nothing half done
             callback.update_locals(locals())
             if not callback.on_step():
+                if overlapped is not None:
+                    overlapped.close()  # the steps still in flight are received and kept in the batch
                 return False
         callback.update_locals(locals())
         callback.on_rollout_end()
@@ -246,6 +253,7 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
         if fresh_start:  # _setup_learn has reset the envs
+            self.collector.forget_envs()
             self._start_batch()
 
         callback.on_training_start(locals(), globals())

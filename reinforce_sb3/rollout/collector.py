@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -16,7 +17,8 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 from reinforce_sb3.buffer import EpisodeBuffer
 from reinforce_sb3.policies import REINFORCEPolicy
 from reinforce_sb3.rollout.numpy_actor import ActionSampler, NumpyActor
-from reinforce_sb3.rollout.vec_step import can_pause, step_active
+from reinforce_sb3.rollout.overlap import OverlappedRollout
+from reinforce_sb3.rollout.vec_step import can_pause, overlap_chain, step_active
 
 
 class RolloutStep(NamedTuple):
@@ -86,6 +88,7 @@ class EpisodeCollector:
         self._flat_float_observations = self._float_observations == [None]
         self._env: VecEnv | None = None
         self._pausable = False
+        self._overlap: OverlappedRollout | None = None
 
     def start_batch(self, policy: BasePolicy, episode_starts: np.ndarray) -> None:
         """
@@ -95,6 +98,8 @@ class EpisodeCollector:
         :param episode_starts: for each env, whether it is at the start of an episode (its next
             step begins one); the others are mid-episode and finish that episode unused
         """
+        if self._overlap is not None:  # the envs may have gone on after the caller's last view of them
+            episode_starts = self._overlap.at_start
         self.buffer.reset()
         self.in_batch[:] = False
         self.n_started = self.n_done = self.steps_taken = 0
@@ -106,6 +111,8 @@ class EpisodeCollector:
             self.sampler = ActionSampler.from_policy(policy)
             self.actor = NumpyActor.from_policy(policy, self.sampler)
         self.rng = np.random.default_rng(int(th.randint(2**62, ()).item()))
+        if self._overlap is not None:
+            self._overlap.begin()
 
     def _join(self, envs: np.ndarray) -> None:
         """``envs`` (in index order) start an episode now: the first ones take the places left."""
@@ -149,17 +156,51 @@ class EpisodeCollector:
         self._check_finite(obs)
         active = self.active(episode_starts, self._pausable)
         actions = self.sample(obs)
-        # The log-probability is that of the Gaussian sample; the env receives it clipped (a squashed
-        # sample, in (-1, 1): rescaled to the bounds as SB3 does, the clip only catching rounding).
-        clipped_actions = actions
-        if self.box is not None:
-            box_actions = self.policy.unscale_action(actions) if self.squash else actions  # type: ignore[union-attr]  # start_batch sets the policy
-            clipped_actions = np.clip(box_actions, self.box.low, self.box.high)
+        clipped_actions = self.to_env_actions(actions)
         new_obs, rewards, dones, infos = (
             step_active(env, clipped_actions, active) if self._pausable else env.step(clipped_actions)
         )
         n_stepped = self.record(obs, actions, rewards, episode_starts, dones, active)
         return RolloutStep(actions, clipped_actions, new_obs, rewards, dones, infos, active, n_stepped)
+
+    def to_env_actions(self, actions: np.ndarray) -> np.ndarray:
+        """
+        The actions the envs receive. The log-probability is that of the Gaussian sample; the env
+        receives it clipped to the action space (a squashed sample, in (-1, 1): rescaled to the
+        bounds as SB3 does, the clip only catching rounding). Other actions go as they are.
+        """
+        if self.box is None:
+            return actions
+        box_actions = self.policy.unscale_action(actions) if self.squash else actions  # type: ignore[union-attr]  # start_batch sets the policy
+        return np.clip(box_actions, self.box.low, self.box.high)
+
+    def overlapped(
+        self, env: VecEnv, obs: VecEnvObs, episode_starts: np.ndarray, budget: Callable[[], int | None]
+    ) -> Iterator[RolloutStep] | None:
+        """
+        The steps of the batch, collected by acting while the workers step, if ``env`` is a
+        :class:`~reinforce_sb3.rollout.subproc.PausableSubprocVecEnv` (bare, or inside ``VecMonitor``
+        or ``VecTransposeImage``) and the policy's actions are drawn by the numpy sampler; else None
+        (the lockstep :meth:`step` then does it). The steps, the batch and the callbacks' view are
+        those of :meth:`step` (see :mod:`reinforce_sb3.rollout.overlap`).
+
+        :param env: the VecEnv
+        :param obs: every env's observation (used when the envs are new to the collector)
+        :param episode_starts: for each env, whether its next step begins an episode (likewise)
+        :param budget: the env steps left to take (None: no limit), asked after every step
+        """
+        if self.sampler is None:
+            return None
+        if self._overlap is None or self._overlap.env is not env:
+            chain = overlap_chain(env)
+            if chain is None:
+                return None
+            self._overlap = OverlappedRollout(self, env, *chain, obs, episode_starts)
+        return self._overlap.run(budget)
+
+    def forget_envs(self) -> None:
+        """The envs were reset: the next batch starts from the observations the caller gives."""
+        self._overlap = None
 
     def sample(self, obs: VecEnvObs) -> np.ndarray:
         """One action per env, drawn from the batch's policy (by the numpy actor when there is one)."""

@@ -99,18 +99,36 @@ class ActionSampler:
 
     def sample(self, params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One action per row of distribution parameters, shaped like the action space."""
+        return self.from_noise(params, self.noise(rng, len(params)))
+
+    def noise(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """The random numbers that :meth:`from_noise` turns into ``n`` actions (one row per action), drawn from
+        ``rng`` as :meth:`sample` draws them."""
         if self.distribution == "categorical":
-            actions = _categorical(params, rng)
+            return rng.random((n, 1))
+        if self.distribution == "multi_categorical":
+            return np.concatenate([rng.random((n, 1)) for _ in range(len(self._splits) + 1)], axis=1)
+        size = (n, int(np.prod(self.action_shape)))
+        if self.distribution in ("gaussian", "squashed_gaussian"):
+            return rng.standard_normal(size, dtype=np.float32)
+        return rng.random(size, dtype=np.float32)
+
+    def from_noise(self, params: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """One action per row of distribution parameters, from its row of :meth:`noise`, shaped like the action
+        space: row i depends on row i of each only."""
+        if self.distribution == "categorical":
+            actions = _categorical(params, noise)
         elif self.distribution == "multi_categorical":
-            actions = np.stack([_categorical(logits, rng) for logits in np.split(params, self._splits, axis=1)], axis=1)
+            logits = np.split(params, self._splits, axis=1)
+            actions = np.stack([_categorical(part, noise[:, k : k + 1]) for k, part in enumerate(logits)], axis=1)
         elif self.distribution == "gaussian":
             assert self.std is not None  # a Gaussian sampler has its standard deviation
-            actions = params + self.std * rng.standard_normal(params.shape, dtype=np.float32)
+            actions = params + self.std * noise
         elif self.distribution == "squashed_gaussian":
             assert self.std is not None  # as above
-            actions = np.tanh(params + self.std * rng.standard_normal(params.shape, dtype=np.float32))
+            actions = np.tanh(params + self.std * noise)
         else:
-            actions = (rng.random(params.shape, dtype=np.float32) < _sigmoid(params)).astype(np.float32)
+            actions = (noise < _sigmoid(params)).astype(np.float32)
         return actions.reshape((-1, *self.action_shape))
 
 
@@ -211,9 +229,9 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def _categorical(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One sample per row of ``logits``, by inverting the cumulative distribution."""
+def _categorical(logits: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """One sample per row of ``logits``, by inverting the cumulative distribution at the row's uniform number."""
     cumulative = np.exp(logits - logits.max(axis=1, keepdims=True)).cumsum(axis=1)
-    thresholds = rng.random((len(logits), 1)) * cumulative[:, -1:]
+    thresholds = uniforms * cumulative[:, -1:]
     samples: np.ndarray = np.minimum((cumulative <= thresholds).sum(axis=1), logits.shape[1] - 1)
     return samples.astype(np.int64)

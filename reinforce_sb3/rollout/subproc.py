@@ -1,95 +1,473 @@
-"""A ``SubprocVecEnv`` whose workers can be stepped one by one, so that envs with nothing to do wait for free."""
+"""A VecEnv of worker processes that can step any of its envs at any time: shared-memory buffers, one pipe per worker."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import multiprocessing as mp
+import traceback
+import warnings
+from collections import deque
+from collections.abc import Callable, Sequence
+from multiprocessing import resource_tracker
+from multiprocessing.connection import Connection, wait
+from multiprocessing.shared_memory import SharedMemory
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.vec_env import SubprocVecEnv
-from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
+from gymnasium import spaces
+from stable_baselines3.common.vec_env.base_vec_env import (
+    CloudpickleWrapper,
+    VecEnv,
+    VecEnvIndices,
+    VecEnvObs,
+    VecEnvStepReturn,
+)
+from stable_baselines3.common.vec_env.patch_gym import _patch_env
 from stable_baselines3.common.vec_env.util import dict_to_obs, obs_space_info
 
+from gym_pgtoy.validation import check_integer
 
-class PausableSubprocVecEnv(SubprocVecEnv):
+Layout = dict[str, tuple[int, tuple[int, ...], str]]
+"""Where each array lives in the shared block: name -> (byte offset, shape, dtype)."""
+
+
+def _layout(observation_space: spaces.Space[Any], action_space: spaces.Space[Any], n_envs: int) -> tuple[Layout, int]:
+    """The shared arrays (one row per env: each observation key, the action, the reward, done) and the block's size."""
+    keys, shapes, dtypes = obs_space_info(observation_space)
+    arrays = [(f"obs:{key}", shapes[key], np.dtype(dtypes[key])) for key in keys]
+    action_dtype = np.dtype(action_space.dtype if action_space.dtype is not None else np.float32)
+    arrays += [
+        ("actions", action_space.shape or (), action_dtype),
+        ("rewards", (), np.dtype(np.float64)),
+        ("dones", (), np.dtype(bool)),
+    ]
+    layout: Layout = {}
+    offset = 0
+    for name, shape, dtype in arrays:
+        layout[name] = (offset, (n_envs, *shape), dtype.str)
+        offset += -(-int(np.prod((n_envs, *shape))) * dtype.itemsize // 64) * 64  # rows of each array 64-byte aligned
+    return layout, max(offset, 1)
+
+
+def _views(block: SharedMemory, layout: Layout) -> dict[str, np.ndarray]:
+    return {
+        name: np.ndarray(shape, dtype=np.dtype(dtype), buffer=block.buf, offset=offset)
+        for name, (offset, shape, dtype) in layout.items()
+    }
+
+
+def _attach(name: str) -> SharedMemory:
+    """The parent's block, attached in a worker; only the parent tracks it (Python < 3.13 would track it twice)."""
+    block = SharedMemory(name=name)
+    resource_tracker.unregister(block._name, "shared_memory")  # type: ignore[attr-defined]  # the name with its slash
+    return block
+
+
+def _write_obs(views: dict[str, np.ndarray], keys: list[str | None], env_idx: int, obs: Any) -> None:
+    for key in keys:
+        views[f"obs:{key}"][env_idx] = obs if key is None else obs[key]
+
+
+def _worker(  # noqa: C901  # one branch per command, as SB3's _worker
+    remote: Connection, parent_remote: Connection, env_fns: CloudpickleWrapper, first: int
+) -> None:
+    """Runs the envs ``first, first + 1, ...`` of the VecEnv: SB3's commands, plus ``step`` of a list of them."""
+    from stable_baselines3.common.env_util import is_wrapped
+
+    parent_remote.close()
+    envs: list[gym.Env] = []
+    block: SharedMemory | None = None
+    views: dict[str, np.ndarray] = {}
+    keys: list[str | None] = []
+    command, local = "make", 0
+    try:
+        envs = [_patch_env(env_fn()) for env_fn in env_fns.var]
+        while True:
+            try:
+                command, data = remote.recv()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if command == "step":
+                infos, reset_infos = [], []
+                for local in data:
+                    env_idx = first + local
+                    action = views["actions"][env_idx]  # a numpy scalar, or a row of the shared block
+                    obs, reward, terminated, truncated, info = envs[local].step(
+                        action.copy() if isinstance(action, np.ndarray) else action
+                    )
+                    done = terminated or truncated
+                    info["TimeLimit.truncated"] = truncated and not terminated
+                    reset_info = None
+                    if done:
+                        info["terminal_observation"] = obs
+                        obs, reset_info = envs[local].reset()
+                    _write_obs(views, keys, env_idx, obs)
+                    views["rewards"][env_idx] = reward
+                    views["dones"][env_idx] = done
+                    infos.append(info)
+                    reset_infos.append(reset_info)
+                remote.send(("stepped", (data, infos, reset_infos)))
+            elif command == "reset":
+                reset_infos = []
+                for local, seed, options in data:
+                    obs, reset_info = envs[local].reset(seed=seed, **({"options": options} if options else {}))
+                    _write_obs(views, keys, first + local, obs)
+                    reset_infos.append(reset_info)
+                remote.send(("done", reset_infos))
+            elif command == "attach":
+                name, layout, keys = data
+                block = _attach(name)
+                views = _views(block, layout)
+                remote.send(("done", None))
+            elif command == "close":
+                break
+            else:  # one env's attribute or method
+                local, payload = data
+                env = envs[local]
+                if command == "get_spaces":
+                    result: Any = (env.observation_space, env.action_space)
+                elif command == "render":
+                    result = env.render()
+                elif command == "env_method":
+                    result = env.get_wrapper_attr(payload[0])(*payload[1], **payload[2])
+                elif command == "get_attr":
+                    result = env.get_wrapper_attr(payload)
+                elif command == "has_attr":
+                    try:
+                        env.get_wrapper_attr(payload)
+                        result = True
+                    except AttributeError:
+                        result = False
+                elif command == "set_attr":
+                    result = setattr(env, payload[0], payload[1])  # type: ignore[func-returns-value]
+                elif command == "is_wrapped":
+                    result = is_wrapped(env, payload)
+                else:
+                    raise NotImplementedError(f"`{command}` is not implemented in the worker")
+                remote.send(("done", result))
+    except Exception as error:  # the env (or its maker) raised: tell the main process which env, then stop
+        try:
+            remote.send(("error", (first + local, command, f"{type(error).__name__}: {error}", traceback.format_exc())))
+        except (BrokenPipeError, OSError):
+            pass
+    finally:
+        for env in envs:
+            env.close()
+        views.clear()  # the arrays must go before the block can close
+        if block is not None:
+            block.close()
+        remote.close()
+
+
+class WorkerError(RuntimeError):
+    """An env raised in its worker process, or a worker process died; the message names the env."""
+
+
+class StepResult(NamedTuple):
+    """The results of the envs that finished a step: their indices, and for every env (the others' unchanged)."""
+
+    envs: np.ndarray
+    obs: VecEnvObs
+    rewards: np.ndarray
+    dones: np.ndarray
+    infos: list[dict[str, Any]]
+
+
+class PausableSubprocVecEnv(VecEnv):
     """
-    SB3's :class:`~stable_baselines3.common.vec_env.SubprocVecEnv` (one env per process), plus
-    :meth:`step_active`, which steps only some of the envs.
+    A VecEnv whose envs run in worker processes, like SB3's
+    :class:`~stable_baselines3.common.vec_env.SubprocVecEnv`, that can step any of its envs at any
+    time: :meth:`step_active` steps some of them together, and :meth:`send` and :meth:`recv` hand
+    an env its next action as soon as its last step is in, while the other workers go on stepping.
 
     Use it wherever a ``SubprocVecEnv`` goes, for example
-    ``make_vec_env("CartPole-v1", n_envs=4, vec_env_cls=PausableSubprocVecEnv)``: ``reset``,
-    ``step``, ``env_method``, ``get_attr``, ``close`` and the worker processes (SB3's own worker
-    function and its commands) are those of ``SubprocVecEnv``. The only additions are a copy of the
-    last observation of each env, kept in this process, and :meth:`step_active`, which sends the
-    ``"step"`` command to the active workers only. REINFORCE uses it (through
-    :func:`~reinforce_sb3.rollout.vec_step.step_active`) to leave the envs that wait for the next
-    batch idle, instead of running them into episodes that no batch uses.
+    ``make_vec_env("CartPole-v1", n_envs=8, vec_env_cls=PausableSubprocVecEnv)``: ``reset``,
+    ``step``, ``env_method``, ``get_attr``, ``set_attr``, ``env_is_wrapped``, ``render`` and
+    ``close`` behave as SubprocVecEnv's (each env is reset in its worker at the end of an episode,
+    with ``terminal_observation`` and ``TimeLimit.truncated`` in its info).
 
-    :param env_fns: Functions that each make one env (run in its own process)
+    What differs is the transport: observations, actions, rewards and dones go through one block of
+    shared memory (numpy views on both sides); the pipe of each worker carries only the commands
+    and the infos. A worker may run several envs (``n_workers`` below ``n_envs``) and steps those it
+    is sent in order, so an env waiting for its action does not hold the others of its worker.
+
+    REINFORCE acts while the workers step (:class:`~reinforce_sb3.rollout.overlap.OverlappedRollout`):
+    its batches are those of a DummyVecEnv, bit for bit, however the workers are timed.
+
+    :param env_fns: Functions that each make one env
     :param start_method: The ``multiprocessing`` start method of the workers: ``"fork"``,
         ``"forkserver"`` or ``"spawn"`` (default: ``"forkserver"`` where available, else ``"spawn"``)
+    :param n_workers: The number of worker processes; the envs are shared out in order, as evenly
+        as possible (default: one per env, as SubprocVecEnv)
     """
 
-    def __init__(self, env_fns: list[Callable[[], gym.Env]], start_method: str | None = None) -> None:
-        super().__init__(env_fns, start_method)
-        self._keys, shapes, dtypes = obs_space_info(self.observation_space)
-        self._buf_obs = {key: np.zeros((self.num_envs, *shapes[key]), dtype=dtypes[key]) for key in self._keys}
+    def __init__(
+        self, env_fns: list[Callable[[], gym.Env]], start_method: str | None = None, n_workers: int | None = None
+    ) -> None:
+        n_envs = len(env_fns)
+        if n_envs == 0:
+            raise ValueError("env_fns: expected at least one function that makes an env, got none")
+        n_workers = n_envs if n_workers is None else check_integer("n_workers", n_workers, high=n_envs)
+        if start_method is None:
+            start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        context = mp.get_context(start_method)
+        self.waiting = False
+        self.closed = False
+        self._block: SharedMemory | None = None
+        bounds = np.linspace(0, n_envs, n_workers + 1).round().astype(int)
+        self._worker_of = np.repeat(np.arange(n_workers), np.diff(bounds))
+        self._local = np.arange(n_envs) - bounds[self._worker_of]
+        self._envs_of = [np.arange(bounds[w], bounds[w + 1]) for w in range(n_workers)]
+        self.remotes: list[Connection] = []
+        self.processes: list[Any] = []
+        for worker in range(n_workers):
+            remote, work_remote = context.Pipe()
+            fns = CloudpickleWrapper(env_fns[bounds[worker] : bounds[worker + 1]])
+            # daemon=True: a crash of the main process ends the workers too
+            process = context.Process(  # type: ignore[attr-defined]  # the context's Process
+                target=_worker, args=(work_remote, remote, fns, int(bounds[worker])), daemon=True
+            )
+            process.start()
+            work_remote.close()
+            self.remotes.append(remote)
+            self.processes.append(process)
+        self._in_flight: list[deque[np.ndarray]] = [deque() for _ in range(n_workers)]
+        self._stepping = np.zeros(n_envs, dtype=bool)
+        self._queued: deque[tuple[int, Any]] = deque()
+        try:
+            observation_space, action_space = self._call(0, "get_spaces", None)
+            super().__init__(n_envs, observation_space, action_space)
+            self._keys, _, _ = obs_space_info(observation_space)
+            layout, size = _layout(observation_space, action_space, n_envs)
+            self._block = SharedMemory(create=True, size=size)
+            self._shared = _views(self._block, layout)
+            for worker in range(n_workers):
+                self._command(worker, "attach", (self._block.name, layout, self._keys))
+        except BaseException:
+            self.close()
+            raise
+        self._obs = {key: np.zeros_like(self._shared[f"obs:{key}"]) for key in self._keys}
 
-    def _save_stacked(self, obs: VecEnvObs) -> None:
-        """Keep a copy of the observations of all envs (stacked as ``reset`` and ``step`` return them)."""
-        for key in self._keys:
-            self._buf_obs[key][:] = obs if key is None else obs[key]  # type: ignore[call-overload]  # dict or tuple
+    @property
+    def n_workers(self) -> int:
+        return len(self.remotes)
+
+    # --- the workers' messages
+
+    def _receive(self, worker: int) -> tuple[str, Any]:
+        """The next message of ``worker``; a :class:`WorkerError` naming the env if it raised or died."""
+        try:
+            kind, data = self.remotes[worker].recv()
+        except (EOFError, ConnectionResetError, OSError):
+            self.processes[worker].join(timeout=5)
+            code = self.processes[worker].exitcode
+            envs = ", ".join(str(env) for env in self._envs_of[worker])
+            raise WorkerError(
+                f"the worker process of env(s) {envs} died (exit code {code}) without a reply; "
+                "close() this VecEnv and make a new one"
+            ) from None
+        if kind == "error":
+            env_idx, command, message, remote_traceback = data
+            raise WorkerError(
+                f"env {env_idx} raised in its worker process during {command!r}: {message}; "
+                f"close() this VecEnv and make a new one. The worker's traceback:\n{remote_traceback}"
+            )
+        return kind, data
+
+    def _command(self, worker: int, command: str, data: Any) -> Any:
+        """Send a command to ``worker`` and return its reply (after any steps still in flight there)."""
+        self._drain(worker)
+        try:
+            self.remotes[worker].send((command, data))
+        except (BrokenPipeError, OSError):
+            self._receive(worker)  # raises with the reason
+        kind, reply = self._receive(worker)
+        assert kind == "done", kind
+        return reply
+
+    def _call(self, env_idx: int, command: str, payload: Any) -> Any:
+        return self._command(int(self._worker_of[env_idx]), command, (int(self._local[env_idx]), payload))
+
+    def _drain(self, worker: int | None = None) -> None:
+        """Wait for the steps in flight (in ``worker``, or all) and queue their results for :meth:`recv`."""
+        for w in range(self.n_workers) if worker is None else (worker,):
+            while self._in_flight[w]:
+                self._queued.append((w, self._receive(w)[1]))
+                self._in_flight[w].popleft()
+
+    # --- stepping
+
+    def send(self, actions: np.ndarray, envs: np.ndarray) -> None:
+        """
+        Start one step of each env in ``envs`` (indices), with ``actions`` (one per env, in that
+        order), and return at once: each worker steps its envs in the order they were sent.
+
+        :raises RuntimeError: an env in ``envs`` is already stepping (its result has not been received)
+        """
+        envs = np.asarray(envs, dtype=np.int64)
+        if self._stepping[envs].any():
+            raise RuntimeError(f"envs {envs[self._stepping[envs]].tolist()} are already stepping: recv() them first")
+        self._shared["actions"][envs] = np.asarray(actions).reshape((len(envs), *self._shared["actions"].shape[1:]))
+        self._stepping[envs] = True
+        workers = self._worker_of[envs]
+        for worker in np.unique(workers):
+            group = envs[workers == worker]
+            self.remotes[worker].send(("step", self._local[group].tolist()))
+            self._in_flight[worker].append(group)
+
+    @property
+    def stepping(self) -> np.ndarray:
+        """Which envs have a step in flight (sent, not yet received); a copy."""
+        return self._stepping.copy()
+
+    def recv(self) -> StepResult:
+        """
+        The results of the steps that are done, waiting until at least one is: their envs, and
+        for every env its last observation (a copy), its reward and done (0 and False for the
+        envs not in this result), and its info (empty for those).
+
+        :raises RuntimeError: no step is in flight
+        """
+        if not self._queued:
+            busy = [w for w in range(self.n_workers) if self._in_flight[w]]
+            if not busy:
+                raise RuntimeError("recv() with no step in flight: send() actions first")
+            handles: dict[Any, int] = {self.remotes[w]: w for w in busy}
+            handles.update({self.processes[w].sentinel: w for w in busy})
+            # a reply, or a worker that died (its sentinel): _receive raises then, naming its envs
+            for worker in sorted({handles[ready] for ready in wait(list(handles))}):
+                self._queued.append((worker, self._receive(worker)[1]))
+                self._in_flight[worker].popleft()
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
+        dones = np.zeros(self.num_envs, dtype=bool)
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        reset_infos = list(self.reset_infos)
+        stepped = []
+        while self._queued:
+            worker, (locals_, step_infos, step_reset_infos) = self._queued.popleft()
+            envs = self._envs_of[worker][locals_]
+            stepped.append(envs)
+            for key in self._keys:
+                self._obs[key][envs] = self._shared[f"obs:{key}"][envs]
+            rewards[envs] = self._shared["rewards"][envs]
+            dones[envs] = self._shared["dones"][envs]
+            for env_idx, info, reset_info in zip(envs, step_infos, step_reset_infos, strict=True):
+                infos[env_idx] = info
+                if reset_info is not None:
+                    reset_infos[env_idx] = reset_info
+        self.reset_infos = reset_infos
+        envs = np.concatenate(stepped)
+        self._stepping[envs] = False
+        return StepResult(envs, self._last_obs(), rewards, dones, infos)
 
     def _last_obs(self) -> VecEnvObs:
-        """The last observation of every env, as a fresh stacked copy."""
-        return dict_to_obs(self.observation_space, {key: array.copy() for key, array in self._buf_obs.items()})
-
-    def reset(self) -> VecEnvObs:
-        obs = super().reset()
-        self._save_stacked(obs)
-        return obs
-
-    def step_wait(self) -> VecEnvStepReturn:
-        obs, rewards, dones, infos = super().step_wait()
-        self._save_stacked(obs)
-        return obs, rewards, dones, infos
+        return dict_to_obs(self.observation_space, {key: array.copy() for key, array in self._obs.items()})
 
     def step_active(self, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
         """
-        ``step(actions)`` for the envs where ``active`` is True; the other workers receive no
-        command, and their envs report their last observation, reward 0, not done and an empty
-        info dict.
-
-        The stepped envs return what ``step`` returns for them (the worker is SB3's): ``dones`` is
-        ``terminated or truncated``, ``infos`` carry ``TimeLimit.truncated`` and, at the end of an
-        episode, ``terminal_observation``, and a finished env is reset in its worker.
+        ``step(actions)`` for the envs where ``active`` is True, together; the others are not
+        stepped, and report their last observation, reward 0, not done and an empty info dict.
 
         :param actions: One action per env (those of inactive envs are not used)
         :param active: Boolean mask, one entry per env: which envs to step
         :return: observations, rewards, dones and infos of all envs
         """
-        if self.waiting:
-            raise RuntimeError("step_active was called between step_async and step_wait")
-        indices = np.flatnonzero(active)
-        # all commands first, so that the workers step in parallel
-        for env_idx in indices:
-            self.remotes[env_idx].send(("step", actions[env_idx]))
-        results = [self.remotes[env_idx].recv() for env_idx in indices]
-        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        reset_infos = list(self.reset_infos)
-        stepped_rewards, stepped_dones = [], []
-        for env_idx, (obs, reward, done, info, reset_info) in zip(indices, results, strict=True):
-            for key in self._keys:
-                self._buf_obs[key][env_idx] = obs if key is None else obs[key]
-            stepped_rewards.append(reward)
-            stepped_dones.append(done)
-            infos[env_idx] = info
-            reset_infos[env_idx] = reset_info
-        self.reset_infos = reset_infos
-        # the dtypes of SubprocVecEnv.step_wait's np.stack
-        rewards = np.zeros(self.num_envs, dtype=np.stack(stepped_rewards).dtype if len(indices) else np.float64)
+        if self.waiting or self._stepping.any():
+            raise RuntimeError("step_active was called between step_async and step_wait (or send and recv)")
+        envs = np.flatnonzero(active)
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
         dones = np.zeros(self.num_envs, dtype=bool)
-        rewards[indices] = stepped_rewards
-        dones[indices] = stepped_dones
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        if len(envs):
+            self.send(np.asarray(actions)[envs], envs)
+        while self._stepping.any():
+            result = self.recv()
+            rewards[result.envs] = result.rewards[result.envs]
+            dones[result.envs] = result.dones[result.envs]
+            for env_idx in result.envs:
+                infos[env_idx] = result.infos[env_idx]
         return self._last_obs(), rewards, dones, infos
+
+    def step_async(self, actions: np.ndarray) -> None:
+        if self._stepping.any():
+            raise RuntimeError("step_async was called while steps are in flight: recv() them first")
+        self._actions = actions
+        self.waiting = True
+
+    def step_wait(self) -> VecEnvStepReturn:
+        self.waiting = False
+        return self.step_active(self._actions, np.ones(self.num_envs, dtype=bool))
+
+    def reset(self) -> VecEnvObs:
+        """Reset every env (with the seeds and options set by ``seed`` and ``set_options``); steps in flight are
+        awaited and dropped."""
+        self._drain()
+        self._queued.clear()
+        self._stepping[:] = False
+        self.waiting = False
+        reset_infos: list[dict[str, Any]] = []
+        for worker, envs in enumerate(self._envs_of):
+            data = [(int(self._local[e]), self._seeds[e], self._options[e]) for e in envs]
+            self.remotes[worker].send(("reset", data))
+        for worker in range(self.n_workers):
+            kind, infos = self._receive(worker)
+            reset_infos += infos
+        self.reset_infos = reset_infos
+        for key in self._keys:
+            self._obs[key][:] = self._shared[f"obs:{key}"]
+        self._reset_seeds()
+        self._reset_options()
+        return self._last_obs()
+
+    def close(self) -> None:
+        """Stop the workers (those that do not stop within 5 s are terminated) and free the shared memory."""
+        if self.closed:
+            return
+        self.closed = True
+        for remote in self.remotes:
+            try:
+                remote.send(("close", None))
+            except (BrokenPipeError, OSError):
+                pass
+        for process in self.processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+        for remote in self.remotes:
+            remote.close()
+        if self._block is not None:
+            self._shared = {}
+            self._obs = {}
+            self._block.close()
+            self._block.unlink()
+            self._block = None
+
+    # --- SB3's VecEnv methods, one env at a time
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        if self.render_mode != "rgb_array":
+            warnings.warn(
+                f"The render mode is {self.render_mode}, but this method assumes it is `rgb_array` to obtain images."
+            )
+            return [None] * self.num_envs
+        return [self._call(env_idx, "render", None) for env_idx in range(self.num_envs)]
+
+    def has_attr(self, attr_name: str) -> bool:
+        return all(self._call(env_idx, "has_attr", attr_name) for env_idx in range(self.num_envs))
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        return [self._call(env_idx, "get_attr", attr_name) for env_idx in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        for env_idx in self._get_indices(indices):
+            self._call(env_idx, "set_attr", (attr_name, value))
+
+    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any) -> list[Any]:
+        return [
+            self._call(env_idx, "env_method", (method_name, method_args, method_kwargs))
+            for env_idx in self._get_indices(indices)
+        ]
+
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
+        return [self._call(env_idx, "is_wrapped", wrapper_class) for env_idx in self._get_indices(indices)]

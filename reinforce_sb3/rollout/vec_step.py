@@ -32,6 +32,7 @@ from stable_baselines3.common.vec_env.util import dict_to_obs
 from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv
 
 Stepper = Callable[[Any, np.ndarray, np.ndarray], VecEnvStepReturn]
+Finisher = Callable[[Any, VecEnvStepReturn, np.ndarray], VecEnvStepReturn]
 
 
 def _step_dummy(env: DummyVecEnv, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
@@ -60,14 +61,14 @@ def _step_subproc(env: PausableSubprocVecEnv, actions: np.ndarray, active: np.nd
     return env.step_active(actions, active)
 
 
-def _step_vec_normalize(env: VecNormalize, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
+def _finish_vec_normalize(env: VecNormalize, step: VecEnvStepReturn, active: np.ndarray) -> VecEnvStepReturn:
     """
     ``VecNormalize.step_wait`` with the running statistics (``obs_rms``, ``ret_rms`` and the
     discounted ``returns``) updated from the active envs only: they are those of an unpaused run
     over the same transitions. All observations are normalised with the current statistics, as
     ``step_wait`` does; the rewards of paused envs stay 0.
     """
-    obs, rewards, dones, infos = step_active(env.venv, actions, active)
+    obs, rewards, dones, infos = step
     assert isinstance(obs, (np.ndarray, dict))  # for mypy, as in VecNormalize.step_wait
     env.old_obs = obs
     env.old_reward = rewards
@@ -89,9 +90,9 @@ def _step_vec_normalize(env: VecNormalize, actions: np.ndarray, active: np.ndarr
     return normalized, env.normalize_reward(rewards), dones, infos
 
 
-def _step_vec_monitor(env: VecMonitor, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
+def _finish_vec_monitor(env: VecMonitor, step: VecEnvStepReturn, active: np.ndarray) -> VecEnvStepReturn:
     """``VecMonitor.step_wait``, with episode lengths counted for the active envs only."""
-    obs, rewards, dones, infos = step_active(env.venv, actions, active)
+    obs, rewards, dones, infos = step
     env.episode_returns += rewards  # 0 for a paused env
     env.episode_lengths[active] += 1
     infos = list(infos)
@@ -114,9 +115,9 @@ def _step_vec_monitor(env: VecMonitor, actions: np.ndarray, active: np.ndarray) 
     return obs, rewards, dones, infos
 
 
-def _step_vec_transpose(env: VecTransposeImage, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
+def _finish_vec_transpose(env: VecTransposeImage, step: VecEnvStepReturn, active: np.ndarray) -> VecEnvStepReturn:
     """``VecTransposeImage.step_wait``: the observations of all envs, channel first."""
-    obs, rewards, dones, infos = step_active(env.venv, actions, active)
+    obs, rewards, dones, infos = step
     for idx in np.flatnonzero(dones):
         if "terminal_observation" in infos[idx]:
             infos[idx]["terminal_observation"] = env.transpose_observations(infos[idx]["terminal_observation"])
@@ -124,31 +125,64 @@ def _step_vec_transpose(env: VecTransposeImage, actions: np.ndarray, active: np.
     return env.transpose_observations(obs), rewards, dones, infos
 
 
-# The VecEnvs and VecEnv wrappers that can step some of their envs, and how (in the order they are tried)
-STEPPERS: dict[type[VecEnv], Stepper] = {
-    DummyVecEnv: _step_dummy,
-    PausableSubprocVecEnv: _step_subproc,
-    VecNormalize: _step_vec_normalize,
-    VecMonitor: _step_vec_monitor,
-    VecTransposeImage: _step_vec_transpose,
+# The VecEnvs that can step some of their envs, and how
+STEPPERS: dict[type[VecEnv], Stepper] = {DummyVecEnv: _step_dummy, PausableSubprocVecEnv: _step_subproc}
+
+# The VecEnv wrappers that pass a pause through, and what they do to the step of the envs that stepped
+FINISHERS: dict[type[VecEnv], Finisher] = {
+    VecNormalize: _finish_vec_normalize,
+    VecMonitor: _finish_vec_monitor,
+    VecTransposeImage: _finish_vec_transpose,
 }
+
+# The wrappers whose finishing of an env's step does not depend on the other envs' steps, so that each env's
+# steps may be finished as they come in (VecNormalize's statistics depend on the order of all the steps)
+PER_ENV_FINISHERS = (VecMonitor, VecTransposeImage)
 
 
 def _stepper(env: VecEnv) -> Stepper | None:
-    """How to step some envs of ``env`` itself, if its class steps as one of :data:`STEPPERS` does."""
+    """How to step some envs of ``env`` itself, if its class steps as one of :data:`STEPPERS` or
+    :data:`FINISHERS` does."""
     return _stepper_of_class(type(env))
 
 
 @functools.cache
 def _stepper_of_class(env_class: type[VecEnv]) -> Stepper | None:
     for cls, stepper in STEPPERS.items():
-        if (
-            issubclass(env_class, cls)
-            and env_class.step_async is cls.step_async
-            and env_class.step_wait is cls.step_wait
-        ):
+        if _steps_as(env_class, cls):
             return stepper
+    for cls, finisher in FINISHERS.items():
+        if _steps_as(env_class, cls):
+            return functools.partial(_step_wrapper, finisher)
     return None
+
+
+def _steps_as(env_class: type[VecEnv], cls: type[VecEnv]) -> bool:
+    return issubclass(env_class, cls) and env_class.step_async is cls.step_async and env_class.step_wait is cls.step_wait
+
+
+def _step_wrapper(finisher: Finisher, env: VecEnvWrapper, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
+    return finisher(env, step_active(env.venv, actions, active), active)
+
+
+def overlap_chain(env: VecEnv) -> tuple[PausableSubprocVecEnv, list[tuple[VecEnvWrapper, Finisher]]] | None:
+    """
+    For a :class:`~reinforce_sb3.rollout.subproc.PausableSubprocVecEnv`, bare or inside
+    ``VecMonitor`` and ``VecTransposeImage`` only: the VecEnv and its wrappers (innermost first,
+    each with what it does to a step), so that each env's step can be finished as it comes in.
+    None for any other VecEnv (``VecNormalize`` among the wrappers: its statistics depend on the
+    order of all steps).
+    """
+    wrappers: list[tuple[VecEnvWrapper, Finisher]] = []
+    while isinstance(env, VecEnvWrapper):
+        if not any(_steps_as(type(env), cls) for cls in PER_ENV_FINISHERS):
+            return None
+        wrappers.append((env, FINISHERS[next(cls for cls in PER_ENV_FINISHERS if isinstance(env, cls))]))
+        env = env.venv
+    if not _steps_as(type(env), PausableSubprocVecEnv):
+        return None
+    assert isinstance(env, PausableSubprocVecEnv)  # for mypy: _steps_as checked the class
+    return env, wrappers[::-1]
 
 
 def can_pause(env: VecEnv) -> bool:
