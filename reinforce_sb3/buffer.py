@@ -119,32 +119,33 @@ class EpisodeBuffer:
 
     def add_at(
         self,
-        row: int,
-        env_idx: int,
+        rows: np.ndarray,
+        envs: np.ndarray,
         obs: np.ndarray | dict[str, np.ndarray],
-        action: np.ndarray,
-        reward: float,
-        episode_start: bool,
-        done: bool,
-        in_batch: bool,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        episode_starts: np.ndarray,
+        dones: np.ndarray,
+        in_batch: np.ndarray,
     ) -> None:
-        """Record step ``row`` of one env (its own count of steps in the batch), whatever the other envs
-        have recorded: ``obs`` is that env's observation the action was chosen on."""
-        while row >= self.capacity:
+        """Record one step of each env in ``envs``, at its own row (its own count of steps in the batch),
+        whatever the other envs have recorded: ``obs`` holds the observations the actions were chosen on."""
+        top = int(rows.max())
+        while top >= self.capacity:
             self._allocate(2 * self.capacity)
-        if row >= self.pos:
-            self._clear(slice(self.pos, row + 1))
-            self.pos = row + 1
+        if top >= self.pos:
+            self._clear(slice(self.pos, top + 1))
+            self.pos = top + 1
         if isinstance(obs, dict):
             for key, value in obs.items():
-                self.arrays[f"obs:{key}"][row, env_idx] = value
+                self.arrays[f"obs:{key}"][rows, envs] = value
         else:
-            self.arrays["obs"][row, env_idx] = obs
-        self.arrays["actions"][row, env_idx] = action
-        self.arrays["rewards"][row, env_idx] = reward
-        self.arrays["episode_starts"][row, env_idx] = episode_start
-        self.arrays["dones"][row, env_idx] = done
-        self.arrays["in_batch"][row, env_idx] = in_batch
+            self.arrays["obs"][rows, envs] = obs
+        self.arrays["actions"][rows, envs] = actions
+        self.arrays["rewards"][rows, envs] = rewards
+        self.arrays["episode_starts"][rows, envs] = episode_starts
+        self.arrays["dones"][rows, envs] = dones
+        self.arrays["in_batch"][rows, envs] = in_batch
 
     def _clear(self, rows: slice) -> None:
         """Rows that an env may never record (it waits for the next batch): no reward, no end, not in the batch."""

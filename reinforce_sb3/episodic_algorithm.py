@@ -169,9 +169,10 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
             if overlapped is None:
                 step = collector.step(env, obs, episode_starts)
             else:  # acting while the workers step: the same steps, each once every env has passed it
-                step = next(overlapped, None)
-                if step is None:
+                next_step = next(overlapped, None)
+                if next_step is None:
                     break
+                step = next_step
             actions, clipped_actions, new_obs, rewards, dones, infos, active, n_stepped = step
             self.num_timesteps += n_stepped
             self._update_info_buffer(infos, dones)

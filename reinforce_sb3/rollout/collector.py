@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -172,11 +172,12 @@ class EpisodeCollector:
         if self.box is None:
             return actions
         box_actions = self.policy.unscale_action(actions) if self.squash else actions  # type: ignore[union-attr]  # start_batch sets the policy
-        return np.clip(box_actions, self.box.low, self.box.high)
+        clipped: np.ndarray = np.clip(box_actions, self.box.low, self.box.high)
+        return clipped
 
     def overlapped(
         self, env: VecEnv, obs: VecEnvObs, episode_starts: np.ndarray, budget: Callable[[], int | None]
-    ) -> Iterator[RolloutStep] | None:
+    ) -> Generator[RolloutStep, None, None] | None:
         """
         The steps of the batch, collected by acting while the workers step, if ``env`` is a
         :class:`~reinforce_sb3.rollout.subproc.PausableSubprocVecEnv` (bare, or inside ``VecMonitor``

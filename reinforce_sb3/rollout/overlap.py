@@ -17,14 +17,14 @@ lockstep rollout would.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import torch as th
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnvWrapper
-from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 from reinforce_sb3.policies import REINFORCEPolicy
 from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv, WorkerError
@@ -34,24 +34,54 @@ if TYPE_CHECKING:
     from reinforce_sb3.rollout.collector import EpisodeCollector, RolloutStep
 
 
-def _row(obs: VecEnvObs, env_idx: int) -> Any:
-    if isinstance(obs, dict):
-        return {key: value[env_idx].copy() for key, value in obs.items()}
-    return obs[env_idx].copy()  # type: ignore[index]  # no Tuple observations
+Obs = np.ndarray | dict[str, np.ndarray]
+"""The observations of several envs (no Tuple observation spaces here)."""
 
 
-def _set_row(obs: VecEnvObs, env_idx: int, value: Any) -> None:
+def _rows(obs: Obs, rows: np.ndarray) -> Obs:
+    """A copy of some rows (fancy indexing copies)."""
     if isinstance(obs, dict):
+        return {key: value[rows] for key, value in obs.items()}
+    copied: np.ndarray = obs[rows]
+    return copied
+
+
+def _set_rows(obs: Obs, envs: np.ndarray, rows: Obs) -> None:
+    if isinstance(obs, dict):
+        assert isinstance(rows, dict)  # for mypy: rows of the same space
         for key, array in obs.items():
-            array[env_idx] = value[key]
+            array[envs] = rows[key]
     else:
-        obs[env_idx] = value  # type: ignore[index]  # as above
+        obs[envs] = rows
 
 
-def _copy(obs: VecEnvObs) -> VecEnvObs:
+def _checked(obs: VecEnvObs) -> Obs:
+    assert isinstance(obs, (np.ndarray, dict))  # for mypy: no Tuple observations
+    return obs
+
+
+def _copy(obs: VecEnvObs) -> Obs:
     if isinstance(obs, dict):
         return {key: value.copy() for key, value in obs.items()}
-    return obs.copy()  # type: ignore[union-attr]  # as above
+    assert isinstance(obs, np.ndarray)  # for mypy: no Tuple observations
+    copied: np.ndarray = obs.copy()
+    return copied
+
+
+class _Incoming(NamedTuple):
+    """Steps received, as the buffer records them: each env's step ``clock``, taken on ``obs``."""
+
+    envs: np.ndarray
+    clocks: np.ndarray
+    obs: Obs
+    actions: np.ndarray
+    clipped: np.ndarray
+    episode_starts: np.ndarray
+    in_batch: np.ndarray
+    rewards: np.ndarray
+    dones: np.ndarray
+    infos: list[dict[str, Any]]
+    new_obs: Obs
 
 
 class _Step:
@@ -62,7 +92,8 @@ class _Step:
         self.rewards = np.zeros(n_envs, dtype=np.float64)
         self.dones = np.zeros(n_envs, dtype=bool)
         self.infos: list[dict[str, Any]] = [{} for _ in range(n_envs)]
-        self.obs: dict[int, Any] = {}
+        self.obs: list[tuple[np.ndarray, Obs]] = []
+        """The observations after this step: (envs, their rows), as they came in."""
         self.actions = np.zeros_like(actions)
         self.clipped = np.zeros_like(clipped)
 
@@ -107,6 +138,7 @@ class OverlappedRollout:
         self.undecided = np.zeros(self.n_envs, dtype=bool)
         self.joins: list[tuple[int, int]] = [(0, int(i)) for i in np.flatnonzero(collector.in_batch)]
         self.steps: dict[int, _Step] = {}
+        self.taken: dict[int, int] = {}  # the steps received at each step of the clocks not yet handed on
         self.emitted = 0  # the steps of every env's clock before this one have gone to the callbacks
         self.emitted_obs = _copy(self.obs)
         self.noise: dict[int, np.ndarray] = {}
@@ -164,19 +196,22 @@ class OverlappedRollout:
         if budget is None:
             return True
         t = int(self.clock[env_idx])
-        known = sum(int(step.active.sum()) for time, step in self.steps.items() if time < t)
+        known = sum(count for time, count in self.taken.items() if time < t)
         unknown = sum(max(0, t - int(self.clock[j])) for j in np.flatnonzero(~self.paused) if j != env_idx)
         return known + unknown < budget
 
     def _ready(self, budget: int | None) -> np.ndarray:
         """The envs to step now, after settling what can be settled."""
+        if budget is not None and budget > self.n_envs * (int(self.clock.max()) - self.emitted + 1):
+            budget = None  # every step the envs can take now is within it
+        idle = ~self.flying & ~self.paused
+        if not self.undecided.any() and budget is None and not (idle & ~self.collector.in_batch).any():
+            return np.flatnonzero(idle)  # the common case: every idle env is running a batch episode
         settled = True
         while settled:  # a decision can settle others
             settled = False
             for env_idx in np.flatnonzero(self.undecided & ~self.flying):
                 settled |= self._decide_start(int(env_idx))
-        if budget is not None and budget > self.n_envs * (int(self.clock.max()) - self.emitted + 1):
-            budget = None  # every step the envs can take now is within it
         ready = []
         for env_idx in np.flatnonzero(~self.flying & ~self.paused & ~self.undecided):
             i = int(env_idx)
@@ -199,20 +234,25 @@ class OverlappedRollout:
         collector._check_finite(self.obs)
         sampler = collector.sampler
         assert sampler is not None  # overlapped() checks it
-        while self.drawn <= self.clock[envs].max():  # the stream is drawn step by step, as the lockstep rollout does
+        while self.drawn <= max(self.clock[envs]):  # the stream is drawn step by step, as the lockstep rollout does
             self.noise[self.drawn] = sampler.noise(collector.rng, self.n_envs)
             self.drawn += 1
-        noise = np.zeros_like(next(iter(self.noise.values())))
-        for env_idx in envs:
-            noise[env_idx] = self.noise[int(self.clock[env_idx])][env_idx]
+        clocks = self.clock[envs]
+        if clocks.min() == clocks.max():  # the common case: they are at the same step
+            noise = self.noise[int(clocks[0])]
+        else:
+            noise = np.zeros_like(self.noise[int(clocks[0])])
+            for env_idx, t in zip(envs.tolist(), clocks.tolist(), strict=True):
+                noise[env_idx] = self.noise[t][env_idx]
         # every row, as the lockstep rollout computes them: each row depends on that env's observation only
         if collector.actor is not None:
-            params = collector.actor.action_parameters(self.obs)  # type: ignore[arg-type]  # array observations
+            assert isinstance(self.obs, np.ndarray)  # the numpy actor exists for array observations only
+            params = collector.actor.action_parameters(self.obs)
         else:
             policy = collector.policy
             assert isinstance(policy, REINFORCEPolicy)  # the sampler exists for REINFORCE's policies only
             with th.no_grad():
-                params = policy.action_parameters(obs_as_tensor(self.obs, policy.device)).cpu().numpy()  # type: ignore[arg-type]
+                params = policy.action_parameters(obs_as_tensor(self.obs, policy.device)).cpu().numpy()
         actions = sampler.from_noise(params, noise)
         clipped = collector.to_env_actions(actions)
         if self.clipped is None:
@@ -222,43 +262,71 @@ class OverlappedRollout:
         self.base.send(clipped[envs], envs)
         self.flying[envs] = True
 
-    def _receive(self) -> None:
-        """Record the steps that are in (waiting for at least one)."""
+    def _receive(self) -> _Incoming:
+        """Receive the steps that are in (waiting for at least one), and update what the batch rule needs; the
+        buffer and the callbacks' records are written by :meth:`_record`, after the next actions are sent."""
         result = self.base.recv()
-        mask = np.zeros(self.n_envs, dtype=bool)
-        mask[result.envs] = True
-        step = (result.obs, result.rewards, result.dones, result.infos)
-        for wrapper, finish in self.wrappers:
-            step = finish(wrapper, step, mask)
-        new_obs, rewards, dones, infos = step
+        envs = result.envs
+        new_obs, rewards, dones, infos = _checked(result.obs), result.rewards, result.dones, result.infos
+        if self.wrappers:  # the wrappers finish a step of every env, the others not stepped
+            mask = np.zeros(self.n_envs, dtype=bool)
+            mask[envs] = True
+            all_obs = _copy(self.obs)
+            all_rewards = np.zeros(self.n_envs, dtype=np.float64)
+            all_dones = np.zeros(self.n_envs, dtype=bool)
+            all_infos: list[dict[str, Any]] = [{} for _ in range(self.n_envs)]
+            _set_rows(all_obs, envs, new_obs)
+            all_rewards[envs], all_dones[envs] = rewards, dones
+            for env_idx, info in zip(envs.tolist(), infos, strict=True):
+                all_infos[env_idx] = info
+            step: VecEnvStepReturn = (all_obs, all_rewards, all_dones, all_infos)
+            for wrapper, finish in self.wrappers:
+                step = finish(wrapper, step, mask)
+            new_obs = _rows(_checked(step[0]), envs)
+            rewards, dones, infos = step[1][envs], step[2][envs], [step[3][env_idx] for env_idx in envs.tolist()]
+        dones = np.asarray(dones, dtype=bool)
         collector = self.collector
         assert self.clipped is not None  # set by the first _act
-        for env_idx in (int(i) for i in result.envs):
-            t = int(self.clock[env_idx])
-            done = bool(dones[env_idx])
-            collector.buffer.add_at(
-                t, env_idx, _row(self.obs, env_idx), self.actions[env_idx], float(rewards[env_idx]),
-                bool(self.at_start[env_idx]), done, bool(collector.in_batch[env_idx]),
-            )  # fmt: skip
+        incoming = _Incoming(
+            envs, self.clock[envs], _rows(self.obs, envs), self.actions[envs], self.clipped[envs],
+            self.at_start[envs], collector.in_batch[envs], rewards, dones, infos, new_obs,
+        )  # fmt: skip
+        _set_rows(self.obs, envs, new_obs)
+        for t in incoming.clocks.tolist():
+            self.taken[t] = self.taken.get(t, 0) + 1
+        self.clock[envs] += 1
+        self.flying[envs] = False
+        collector.steps_taken += len(envs)
+        self.at_start[envs] = dones
+        if dones.any():
+            ended = envs[dones]
+            collector.n_done += int(np.count_nonzero(collector.in_batch[ended]))
+            collector.in_batch[ended] = False
+            self.undecided[ended] = True
+        return incoming
+
+    def _record(self, incoming: _Incoming) -> None:
+        """Write received steps into the buffer and into the records of their steps, for the callbacks."""
+        envs, clocks = incoming.envs, incoming.clocks
+        self.collector.buffer.add_at(
+            clocks, envs, incoming.obs, incoming.actions, incoming.rewards, incoming.episode_starts, incoming.dones,
+            incoming.in_batch,
+        )  # fmt: skip
+        for t in np.unique(clocks).tolist() if clocks.min() != clocks.max() else [int(clocks[0])]:
+            at_t = clocks == t
+            stepped = envs[at_t]
             record = self.steps.get(t)
             if record is None:
-                record = self.steps[t] = _Step(self.n_envs, self.actions, self.clipped)
-            record.active[env_idx] = True
-            record.rewards[env_idx] = rewards[env_idx]
-            record.dones[env_idx] = done
-            record.infos[env_idx] = infos[env_idx]
-            record.actions[env_idx] = self.actions[env_idx]
-            record.clipped[env_idx] = self.clipped[env_idx]
-            record.obs[env_idx] = _row(new_obs, env_idx)
-            _set_row(self.obs, env_idx, record.obs[env_idx])
-            self.clock[env_idx] += 1
-            self.flying[env_idx] = False
-            collector.steps_taken += 1
-            self.at_start[env_idx] = done
-            if done:
-                collector.n_done += int(collector.in_batch[env_idx])
-                collector.in_batch[env_idx] = False
-                self.undecided[env_idx] = True
+                record = self.steps[t] = _Step(self.n_envs, self.actions, self.clipped)  # type: ignore[arg-type]  # set by _act
+            record.active[stepped] = True
+            record.rewards[stepped] = incoming.rewards[at_t]
+            record.dones[stepped] = incoming.dones[at_t]
+            for env_idx, info, here in zip(envs.tolist(), incoming.infos, at_t.tolist(), strict=True):
+                if here:
+                    record.infos[env_idx] = info
+            record.actions[stepped] = incoming.actions[at_t]
+            record.clipped[stepped] = incoming.clipped[at_t]
+            record.obs.append((stepped, _rows(incoming.new_obs, np.flatnonzero(at_t))))
 
     def _emit(self) -> RolloutStep | None:
         """The next step of the envs' clocks, if every env has passed it."""
@@ -268,10 +336,11 @@ class OverlappedRollout:
         if self.emitted not in self.steps or (len(running) and self.emitted >= running.min()):
             return None
         record = self.steps.pop(self.emitted)
+        self.taken.pop(self.emitted)
         self.noise.pop(self.emitted, None)
         self.emitted += 1
-        for env_idx, obs in record.obs.items():
-            _set_row(self.emitted_obs, env_idx, obs)
+        for envs, obs in record.obs:
+            _set_rows(self.emitted_obs, envs, obs)
         return RolloutStep(
             record.actions,
             record.clipped,
@@ -283,14 +352,21 @@ class OverlappedRollout:
             int(record.active.sum()),
         )
 
-    def run(self, budget: Callable[[], int | None]) -> Iterator[RolloutStep]:
+    def run(self, budget: Callable[[], int | None]) -> Generator[RolloutStep, None, None]:
         """
         Fill the batch, yielding each step of the envs' clocks once every env has passed it; stops when the
         batch is complete and every step has been yielded, or when ``budget()`` (the steps left) is 0.
         Steps still in flight when the caller stops are received and kept for the next call.
         """
+        incoming: _Incoming | None = None
         try:
             while True:
+                ready = self._ready(budget())
+                if len(ready):  # first, so that the workers wait as little as possible
+                    self._act(ready)
+                if incoming is not None:
+                    self._record(incoming)
+                    incoming = None
                 step = self._emit()
                 while step is not None:
                     yield step
@@ -300,18 +376,17 @@ class OverlappedRollout:
                     step = self._emit()
                 if self.collector.complete and not self.steps and not self.flying.any():
                     return
-                ready = self._ready(budget())
-                if len(ready):
-                    self._act(ready)
                 if not self.flying.any():
-                    if self._emit_pending():
+                    if self._emit_pending() or len(self._ready(budget())):
                         continue
                     raise RuntimeError(
                         f"the overlapped rollout is stuck at clocks {self.clock.tolist()} (paused "
                         f"{self.paused.tolist()}); this is a bug of reinforce_sb3"
                     )
-                self._receive()
+                incoming = self._receive()
         finally:
+            if incoming is not None:
+                self._record(incoming)
             self._drain()
 
     def _emit_pending(self) -> bool:
@@ -322,6 +397,6 @@ class OverlappedRollout:
         """Receive the steps in flight (they stay in the batch, for the callbacks of the next call)."""
         try:
             while self.flying.any():
-                self._receive()
+                self._record(self._receive())
         except WorkerError:
             self.flying[:] = False

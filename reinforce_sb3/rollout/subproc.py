@@ -1,8 +1,10 @@
-"""A VecEnv of worker processes that can step any of its envs at any time: shared-memory buffers, one pipe per worker."""
+"""A VecEnv of worker processes that steps any of its envs at any time: shared-memory buffers, a pipe per worker."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import select
 import traceback
 import warnings
 from collections import deque
@@ -57,10 +59,8 @@ def _views(block: SharedMemory, layout: Layout) -> dict[str, np.ndarray]:
 
 
 def _attach(name: str) -> SharedMemory:
-    """The parent's block, attached in a worker; only the parent tracks it (Python < 3.13 would track it twice)."""
-    block = SharedMemory(name=name)
-    resource_tracker.unregister(block._name, "shared_memory")  # type: ignore[attr-defined]  # the name with its slash
-    return block
+    """The parent's block, attached in a worker (which shares the parent's resource tracker, started before it)."""
+    return SharedMemory(name=name)  # registered again with the parent's resource tracker: a set, so no double
 
 
 def _write_obs(views: dict[str, np.ndarray], keys: list[str | None], env_idx: int, obs: Any) -> None:
@@ -68,7 +68,7 @@ def _write_obs(views: dict[str, np.ndarray], keys: list[str | None], env_idx: in
         views[f"obs:{key}"][env_idx] = obs if key is None else obs[key]
 
 
-def _worker(  # noqa: C901  # one branch per command, as SB3's _worker
+def _worker(  # one branch per command, as SB3's _worker
     remote: Connection, parent_remote: Connection, env_fns: CloudpickleWrapper, first: int
 ) -> None:
     """Runs the envs ``first, first + 1, ...`` of the VecEnv: SB3's commands, plus ``step`` of a list of them."""
@@ -146,10 +146,8 @@ def _worker(  # noqa: C901  # one branch per command, as SB3's _worker
                     raise NotImplementedError(f"`{command}` is not implemented in the worker")
                 remote.send(("done", result))
     except Exception as error:  # the env (or its maker) raised: tell the main process which env, then stop
-        try:
+        with contextlib.suppress(BrokenPipeError, OSError):
             remote.send(("error", (first + local, command, f"{type(error).__name__}: {error}", traceback.format_exc())))
-        except (BrokenPipeError, OSError):
-            pass
     finally:
         for env in envs:
             env.close()
@@ -164,7 +162,8 @@ class WorkerError(RuntimeError):
 
 
 class StepResult(NamedTuple):
-    """The results of the envs that finished a step: their indices, and for every env (the others' unchanged)."""
+    """The results of the envs that finished a step: their indices, and one row (or item) of each for each of
+    them, in that order."""
 
     envs: np.ndarray
     obs: VecEnvObs
@@ -211,6 +210,7 @@ class PausableSubprocVecEnv(VecEnv):
         if start_method is None:
             start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         context = mp.get_context(start_method)
+        resource_tracker.ensure_running()  # the workers share it: the block is tracked once, and unlinked once
         self.waiting = False
         self.closed = False
         self._block: SharedMemory | None = None
@@ -218,6 +218,7 @@ class PausableSubprocVecEnv(VecEnv):
         self._worker_of = np.repeat(np.arange(n_workers), np.diff(bounds))
         self._local = np.arange(n_envs) - bounds[self._worker_of]
         self._envs_of = [np.arange(bounds[w], bounds[w + 1]) for w in range(n_workers)]
+        self._worker_list, self._local_list = self._worker_of.tolist(), self._local.tolist()
         self.remotes: list[Connection] = []
         self.processes: list[Any] = []
         for worker in range(n_workers):
@@ -247,6 +248,13 @@ class PausableSubprocVecEnv(VecEnv):
             self.close()
             raise
         self._obs = {key: np.zeros_like(self._shared[f"obs:{key}"]) for key in self._keys}
+        self._poll = select.poll() if hasattr(select, "poll") else None
+        self._fd_worker: dict[int, int] = {}
+        if self._poll is not None:
+            for worker, (remote, process) in enumerate(zip(self.remotes, self.processes, strict=True)):
+                for handle in (remote.fileno(), process.sentinel):
+                    self._poll.register(handle, select.POLLIN)
+                    self._fd_worker[handle] = worker
 
     @property
     def n_workers(self) -> int:
@@ -309,22 +317,24 @@ class PausableSubprocVecEnv(VecEnv):
             raise RuntimeError(f"envs {envs[self._stepping[envs]].tolist()} are already stepping: recv() them first")
         self._shared["actions"][envs] = np.asarray(actions).reshape((len(envs), *self._shared["actions"].shape[1:]))
         self._stepping[envs] = True
-        workers = self._worker_of[envs]
-        for worker in np.unique(workers):
-            group = envs[workers == worker]
-            self.remotes[worker].send(("step", self._local[group].tolist()))
-            self._in_flight[worker].append(group)
+        groups: dict[int, list[int]] = {}
+        for env_idx in envs.tolist():
+            groups.setdefault(self._worker_list[env_idx], []).append(env_idx)
+        for worker, group in groups.items():
+            self.remotes[worker].send(("step", [self._local_list[env_idx] for env_idx in group]))
+            self._in_flight[worker].append(np.array(group))
 
     @property
     def stepping(self) -> np.ndarray:
         """Which envs have a step in flight (sent, not yet received); a copy."""
-        return self._stepping.copy()
+        stepping: np.ndarray = self._stepping.copy()
+        return stepping
 
     def recv(self) -> StepResult:
         """
         The results of the steps that are done, waiting until at least one is: their envs, and
-        for every env its last observation (a copy), its reward and done (0 and False for the
-        envs not in this result), and its info (empty for those).
+        for each of them (in that order) its observation, reward, done and info, as ``step``
+        gives them (the arrays are copies).
 
         :raises RuntimeError: no step is in flight
         """
@@ -332,33 +342,44 @@ class PausableSubprocVecEnv(VecEnv):
             busy = [w for w in range(self.n_workers) if self._in_flight[w]]
             if not busy:
                 raise RuntimeError("recv() with no step in flight: send() actions first")
-            handles: dict[Any, int] = {self.remotes[w]: w for w in busy}
-            handles.update({self.processes[w].sentinel: w for w in busy})
             # a reply, or a worker that died (its sentinel): _receive raises then, naming its envs
-            for worker in sorted({handles[ready] for ready in wait(list(handles))}):
+            for worker in self._wait(busy):
                 self._queued.append((worker, self._receive(worker)[1]))
                 self._in_flight[worker].popleft()
-        rewards = np.zeros(self.num_envs, dtype=np.float64)
-        dones = np.zeros(self.num_envs, dtype=bool)
-        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        stepped, infos = [], []
         reset_infos = list(self.reset_infos)
-        stepped = []
         while self._queued:
             worker, (locals_, step_infos, step_reset_infos) = self._queued.popleft()
             envs = self._envs_of[worker][locals_]
             stepped.append(envs)
-            for key in self._keys:
-                self._obs[key][envs] = self._shared[f"obs:{key}"][envs]
-            rewards[envs] = self._shared["rewards"][envs]
-            dones[envs] = self._shared["dones"][envs]
-            for env_idx, info, reset_info in zip(envs, step_infos, step_reset_infos, strict=True):
-                infos[env_idx] = info
+            infos += step_infos
+            for env_idx, reset_info in zip(envs, step_reset_infos, strict=True):
                 if reset_info is not None:
                     reset_infos[env_idx] = reset_info
         self.reset_infos = reset_infos
-        envs = np.concatenate(stepped)
+        envs = np.concatenate(stepped) if len(stepped) > 1 else stepped[0]
         self._stepping[envs] = False
-        return StepResult(envs, self._last_obs(), rewards, dones, infos)
+        for key in self._keys:
+            self._obs[key][envs] = self._shared[f"obs:{key}"][envs]
+        obs = dict_to_obs(self.observation_space, {key: array[envs] for key, array in self._obs.items()})
+        return StepResult(envs, obs, self._shared["rewards"][envs], self._shared["dones"][envs], infos)
+
+    def _wait(self, workers: list[int]) -> list[int]:
+        """The workers among ``workers`` with a message, or dead, waiting until there is one."""
+        if self._poll is None:
+            handles: dict[Any, int] = {self.remotes[w]: w for w in workers}
+            handles.update({self.processes[w].sentinel: w for w in workers})
+            return sorted({handles[ready] for ready in wait(list(handles))})
+        while True:  # one poll object for the VecEnv's life: registering the pipes at every step costs more
+            ready = set()
+            for fd, _ in self._poll.poll():
+                worker = self._fd_worker[fd]
+                if worker not in workers and fd == self.processes[worker].sentinel:
+                    self._receive(worker)  # a worker died with nothing to do: raises, naming its envs
+                ready.add(worker)
+            ready.intersection_update(workers)
+            if ready:
+                return sorted(ready)
 
     def _last_obs(self) -> VecEnvObs:
         return dict_to_obs(self.observation_space, {key: array.copy() for key, array in self._obs.items()})
@@ -382,10 +403,10 @@ class PausableSubprocVecEnv(VecEnv):
             self.send(np.asarray(actions)[envs], envs)
         while self._stepping.any():
             result = self.recv()
-            rewards[result.envs] = result.rewards[result.envs]
-            dones[result.envs] = result.dones[result.envs]
-            for env_idx in result.envs:
-                infos[env_idx] = result.infos[env_idx]
+            rewards[result.envs] = result.rewards
+            dones[result.envs] = result.dones
+            for env_idx, info in zip(result.envs, result.infos, strict=True):
+                infos[env_idx] = info
         return self._last_obs(), rewards, dones, infos
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -410,8 +431,7 @@ class PausableSubprocVecEnv(VecEnv):
             data = [(int(self._local[e]), self._seeds[e], self._options[e]) for e in envs]
             self.remotes[worker].send(("reset", data))
         for worker in range(self.n_workers):
-            kind, infos = self._receive(worker)
-            reset_infos += infos
+            reset_infos += self._receive(worker)[1]
         self.reset_infos = reset_infos
         for key in self._keys:
             self._obs[key][:] = self._shared[f"obs:{key}"]
@@ -425,10 +445,8 @@ class PausableSubprocVecEnv(VecEnv):
             return
         self.closed = True
         for remote in self.remotes:
-            try:
+            with contextlib.suppress(BrokenPipeError, OSError):
                 remote.send(("close", None))
-            except (BrokenPipeError, OSError):
-                pass
         for process in self.processes:
             process.join(timeout=5)
             if process.is_alive():
@@ -448,7 +466,8 @@ class PausableSubprocVecEnv(VecEnv):
     def get_images(self) -> Sequence[np.ndarray | None]:
         if self.render_mode != "rgb_array":
             warnings.warn(
-                f"The render mode is {self.render_mode}, but this method assumes it is `rgb_array` to obtain images."
+                f"The render mode is {self.render_mode}, but this method assumes it is `rgb_array` to obtain images.",
+                stacklevel=2,
             )
             return [None] * self.num_envs
         return [self._call(env_idx, "render", None) for env_idx in range(self.num_envs)]
@@ -463,7 +482,9 @@ class PausableSubprocVecEnv(VecEnv):
         for env_idx in self._get_indices(indices):
             self._call(env_idx, "set_attr", (attr_name, value))
 
-    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any) -> list[Any]:
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
+    ) -> list[Any]:
         return [
             self._call(env_idx, "env_method", (method_name, method_args, method_kwargs))
             for env_idx in self._get_indices(indices)

@@ -158,7 +158,9 @@ def _stepper_of_class(env_class: type[VecEnv]) -> Stepper | None:
 
 
 def _steps_as(env_class: type[VecEnv], cls: type[VecEnv]) -> bool:
-    return issubclass(env_class, cls) and env_class.step_async is cls.step_async and env_class.step_wait is cls.step_wait
+    """Whether ``env_class`` is ``cls`` or a subclass that steps as it does."""
+    same_steps = env_class.step_async is cls.step_async and env_class.step_wait is cls.step_wait
+    return issubclass(env_class, cls) and same_steps
 
 
 def _step_wrapper(finisher: Finisher, env: VecEnvWrapper, actions: np.ndarray, active: np.ndarray) -> VecEnvStepReturn:
