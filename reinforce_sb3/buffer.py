@@ -65,6 +65,7 @@ class EpisodeBuffer:
             "rewards": ((), np.dtype(np.float32)),
             "episode_starts": ((), np.dtype(bool)),
             "dones": ((), np.dtype(bool)),
+            "truncated": ((), np.dtype(bool)),
             "in_batch": ((), np.dtype(bool)),
         }
         if isinstance(observation_space, spaces.Dict):
@@ -99,8 +100,12 @@ class EpisodeBuffer:
         episode_starts: np.ndarray,
         dones: np.ndarray,
         in_batch: np.ndarray,
+        truncated: np.ndarray | None = None,
     ) -> None:
-        """Record one step of every env: ``obs`` is the observation the actions were chosen on."""
+        """
+        Record one step of every env: ``obs`` is the observation the actions were chosen on; ``truncated``:
+        which episodes a time limit ended (``done`` and not terminated; None: none of them).
+        """
         if self.pos == self.capacity:
             self._allocate(2 * self.capacity)
         row = self.pos
@@ -114,29 +119,40 @@ class EpisodeBuffer:
         self.arrays["episode_starts"][row] = episode_starts
         self.arrays["dones"][row] = dones
         self.arrays["in_batch"][row] = in_batch
+        self.arrays["truncated"][row] = False if truncated is None else truncated
         self.pos += 1
 
-    def returns(self, gamma: float, reward_to_go: bool = True) -> np.ndarray:
+    def returns(self, gamma: float, reward_to_go: bool = True, truncation_value: float | None = None) -> np.ndarray:
         """
         The return weighting each recorded step, shaped ``(pos, n_envs)``, in float64: the
         reward-to-go (:func:`~reinforce_sb3.estimator.discounted_returns`) or the whole episode's
         return (:func:`~reinforce_sb3.estimator.episode_returns`). Steps of episodes still running
         at the end of the buffer are not in the batch, and their values here are meaningless.
+
+        :param truncation_value: None: every return ends with its episode; a number: the return of
+            the last step of a truncated episode is ``r + gamma * truncation_value`` (and each earlier
+            step's return-to-go has it discounted)
         """
         rows = slice(0, self.pos)
-        returns = discounted_returns(self.arrays["rewards"][rows], self.arrays["dones"][rows], gamma)
+        dones = self.arrays["dones"][rows]
+        end_values = None
+        if truncation_value is not None:
+            end_values = np.where(self.arrays["truncated"][rows] & dones, truncation_value, 0.0)
+        returns = discounted_returns(self.arrays["rewards"][rows], dones, gamma, end_values)
         return returns if reward_to_go else episode_returns(returns, self.arrays["episode_starts"][rows])
 
-    def episode_batch(self, gamma: float, reward_to_go: bool = True) -> EpisodeBatch:
+    def episode_batch(
+        self, gamma: float, reward_to_go: bool = True, truncation_value: float | None = None
+    ) -> EpisodeBatch:
         """
-        The batch's steps with their returns, flattened in (time, env) order.
+        The batch's steps with their returns (see :meth:`returns`), flattened in (time, env) order.
 
         :raises ValueError: if a reward of the batch is not finite, or a return overflows float32;
             the message names the env and the step (observations are checked before the policy acts
             on them, by the collector)
         """
         mask = self.arrays["in_batch"][: self.pos]
-        returns = self.returns(gamma, reward_to_go)
+        returns = self.returns(gamma, reward_to_go, truncation_value)
         self._check_finite(mask, returns)
         if isinstance(self.observation_space, spaces.Dict):
             observations: np.ndarray | dict[str, np.ndarray] = {
@@ -169,6 +185,11 @@ class EpisodeBuffer:
                     f"non-finite {what} in the batch at env {env}, step {step} of the batch: "
                     f"{values[step, env].tolist()!r}{hint}. No parameter was changed."
                 )
+
+    @property
+    def in_batch(self) -> np.ndarray:
+        """Whether each recorded step belongs to the batch, shaped ``(pos, n_envs)``."""
+        return self.arrays["in_batch"][: self.pos]
 
     @property
     def n_batch_steps(self) -> int:

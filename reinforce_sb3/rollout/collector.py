@@ -158,7 +158,8 @@ class EpisodeCollector:
         new_obs, rewards, dones, infos = (
             step_active(env, clipped_actions, active) if self._pausable else env.step(clipped_actions)
         )
-        n_stepped = self.record(obs, actions, rewards, episode_starts, dones, active)
+        truncated = time_limit_truncations(dones, infos)
+        n_stepped = self.record(obs, actions, rewards, episode_starts, dones, active, truncated)
         return RolloutStep(actions, clipped_actions, new_obs, rewards, dones, infos, active, n_stepped)
 
     def sample(self, obs: VecEnvObs) -> np.ndarray:
@@ -206,13 +207,15 @@ class EpisodeCollector:
         episode_starts: np.ndarray,
         dones: np.ndarray,
         active: np.ndarray,
+        truncated: np.ndarray | None = None,
     ) -> int:
         """
-        Record one step of the envs (``obs``: what the actions were chosen on) and update the batch.
+        Record one step of the envs (``obs``: what the actions were chosen on) and update the batch;
+        ``truncated``: which episodes a time limit ended (None: none).
 
         :return: the number of envs that stepped (``active``)
         """
-        self.buffer.add(obs, actions, rewards, episode_starts, dones, self.in_batch & active)  # type: ignore[arg-type]  # no Tuple observations
+        self.buffer.add(obs, actions, rewards, episode_starts, dones, self.in_batch & active, truncated)  # type: ignore[arg-type]  # no Tuple observations
         n_stepped = int(np.count_nonzero(active))
         self.steps_taken += n_stepped
         if dones.any():  # most steps end no episode
@@ -221,6 +224,14 @@ class EpisodeCollector:
             self.in_batch[restarted] = False
             self._join(restarted)
         return n_stepped
+
+
+def time_limit_truncations(dones: np.ndarray, infos: list[dict[str, Any]]) -> np.ndarray | None:
+    """Which envs' episodes a time limit ended at this step: SB3's ``info["TimeLimit.truncated"]``, True for an
+    episode truncated and not terminated; None when no episode ended (most steps)."""
+    if not dones.any():
+        return None
+    return np.array([bool(done and info.get("TimeLimit.truncated")) for done, info in zip(dones, infos, strict=True)])
 
 
 def _float_keys(observation_space: spaces.Space[Any]) -> list[str | None]:
