@@ -196,8 +196,9 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> None:
         args.env, args.max_episode_steps, n_episodes=args.n_episodes, n_batches=args.n_batches, seed=args.seed
     )
     print(
-        f"REINFORCE's truncation choices on {args.env} with its time limit against the exact gradients of J_h, "
-        f"the expected return within h steps (textbook settings, gamma = 1, seed {args.seed}):\n"
+        f"REINFORCE's truncation choices on {args.env} with a time limit of {results[0].time_limit} steps against "
+        f"the exact gradients of J_h, the expected return within h steps (textbook settings, gamma = 1, "
+        f"seed {args.seed}):\n"
     )
     print(format_time_limit_table(results))
 
