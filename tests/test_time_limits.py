@@ -57,3 +57,8 @@ def test_the_command_prints_a_row_per_choice_and_objective(capsys):
     rows = [line for line in out.splitlines() if line.startswith("| end") or line.startswith("| bootstrap_mean")]
     assert len(rows) == 6 and "J_3 (time limit)" in rows[0] and "J_1000 (no limit)" in rows[2]
     assert "2 batches of 4 episodes each, time limit 3" in out
+
+
+def test_an_env_outside_the_tree_game_is_refused_before_any_training():
+    with pytest.raises(ValueError, match=r"env_id must be an id of the tree game .*, got 'CartPole-v1'"):
+        compare_truncations("CartPole-v1", n_batches=2)

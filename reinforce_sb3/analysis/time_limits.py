@@ -27,6 +27,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from gym_pgtoy import exact
 from gym_pgtoy.cli import add_debug_flag, int_at_least, run_cli
+from gym_pgtoy.slippery_hill import SlipperyHillEnv
 from gym_pgtoy.validation import check_integer
 from reinforce_sb3.analysis.diagnostics import GradientCheck
 from reinforce_sb3.analysis.estimators import Estimator
@@ -98,7 +99,7 @@ def compare_truncations(
 ) -> list[TimeLimitCheck]:
     """Each ``truncation`` choice's average estimate against the exact gradients of ``J_h`` for each horizon.
 
-    :param env_id: an id of the tree-game family
+    :param env_id: an id of the tree-game family, else a ``ValueError``
     :param max_episode_steps: the time limit ``H`` (default: the id's own)
     :param horizons: the objectives' horizons (default: ``H``, ``2 H`` and :data:`NO_LIMIT`)
     :param n_episodes: episodes per batch
@@ -107,6 +108,8 @@ def compare_truncations(
     :param seed: the model's and the envs' seed (the same policy and the same first episodes for both choices)
     """
     n_batches = check_integer("n_batches", n_batches, 2, MAX_BATCHES)
+    if not isinstance(gym.make(env_id).unwrapped, SlipperyHillEnv):  # before any training: the exact analysis needs it
+        raise ValueError(f"env_id must be an id of the tree game (PGToy-v0, SlipperyHill-v0), got {env_id!r}")
     time_limit = max_episode_steps if max_episode_steps is not None else gym.spec(env_id).max_episode_steps
     time_limit = check_integer("max_episode_steps", time_limit, 1, exact.MAX_EPISODE_STEPS)
     horizons = list(horizons) if horizons is not None else [time_limit, 2 * time_limit, NO_LIMIT]
