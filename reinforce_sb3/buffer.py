@@ -134,11 +134,10 @@ class EpisodeBuffer:
             step's return-to-go has it discounted)
         """
         rows = slice(0, self.pos)
-        dones = self.arrays["dones"][rows]
         end_values = None
-        if truncation_value is not None:
-            end_values = np.where(self.arrays["truncated"][rows] & dones, truncation_value, 0.0)
-        returns = discounted_returns(self.arrays["rewards"][rows], dones, gamma, end_values)
+        if truncation_value is not None:  # read at the steps that end an episode only
+            end_values = np.where(self.arrays["truncated"][rows], truncation_value, 0.0)
+        returns = discounted_returns(self.arrays["rewards"][rows], self.arrays["dones"][rows], gamma, end_values)
         return returns if reward_to_go else episode_returns(returns, self.arrays["episode_starts"][rows])
 
     def episode_batch(

@@ -29,8 +29,8 @@ class REINFORCE(EpisodicAlgorithm):
     Each update collects ``n_episodes`` complete episodes with the current policy and takes one
     gradient step on ``-log pi(a_t|s_t) * G_t`` (:func:`~reinforce_sb3.estimator.reinforce_loss`).
     There is no critic and, by default, no bootstrapping: a return ends at its episode's last step,
-    whether it terminated or was truncated (``truncation``). The batch is the first ``n_episodes`` episodes to *start*
-    after the update, so no episode length is favoured; no env is ever reset mid-episode (see
+    whether it terminated or was truncated (see ``truncation``). The batch is the first ``n_episodes``
+    episodes to *start* after the update, so no episode length is favoured; no env is ever reset mid-episode (see
     :class:`~reinforce_sb3.rollout.EpisodeCollector`; unused steps are logged as ``rollout/waste``).
     With ``normalize_returns=False``, ``loss_reduction="episodes"`` and either ``gamma=1`` or
     ``discounted_gradient=True``, the step is along the textbook estimate of the gradient of the
@@ -71,8 +71,8 @@ class REINFORCE(EpisodicAlgorithm):
         limit that is part of the task. "bootstrap_mean": the last step's return is ``r + gamma * m``, and
         each earlier step's return-to-go has ``m`` discounted in the same way, as Tianshou's REINFORCE does
         (with its return standardisation, without which its ``m`` stays 0). ``m`` is
-        ``running_return_mean``: the mean of the (discounted, so bootstrapped) returns-to-go of every step of
-        every earlier batch, each step counting once (0 for the first batch; saved with the model). It
+        ``running_return_mean``: the mean return-to-go (discounted, and bootstrapped in this way) over every
+        step of every earlier batch, each step counting once (0 for the first batch; saved with the model). It
         estimates the value of an average visited state under the earlier policies, a state-independent
         stand-in for the value of the state the episode was cut in: for a limit that is only a training
         convenience, at the price of a bias for both the time-limited objective and the unlimited one
