@@ -65,6 +65,7 @@ class EpisodeBuffer:
             "rewards": ((), np.dtype(np.float32)),
             "episode_starts": ((), np.dtype(bool)),
             "dones": ((), np.dtype(bool)),
+            "truncated": ((), np.dtype(bool)),
             "in_batch": ((), np.dtype(bool)),
         }
         if isinstance(observation_space, spaces.Dict):
@@ -100,8 +101,12 @@ class EpisodeBuffer:
         episode_starts: np.ndarray,
         dones: np.ndarray,
         in_batch: np.ndarray,
+        truncated: np.ndarray | None = None,
     ) -> None:
-        """Record one step of every env: ``obs`` is the observation the actions were chosen on."""
+        """
+        Record one step of every env: ``obs`` is the observation the actions were chosen on; ``truncated``:
+        which episodes a time limit ended (``done`` and not terminated; None: none of them).
+        """
         if self.pos == self.capacity:
             self._allocate(2 * self.capacity)
         row = self.pos
@@ -115,6 +120,7 @@ class EpisodeBuffer:
         self.arrays["episode_starts"][row] = episode_starts
         self.arrays["dones"][row] = dones
         self.arrays["in_batch"][row] = in_batch
+        self.arrays["truncated"][row] = False if truncated is None else truncated
         self.pos += 1
 
     def add_at(
@@ -127,9 +133,11 @@ class EpisodeBuffer:
         episode_starts: np.ndarray,
         dones: np.ndarray,
         in_batch: np.ndarray,
+        truncated: np.ndarray,
     ) -> None:
         """Record one step of each env in ``envs``, at its own row (its own count of steps in the batch),
-        whatever the other envs have recorded: ``obs`` holds the observations the actions were chosen on."""
+        whatever the other envs have recorded: ``obs`` holds the observations the actions were chosen on
+        (``truncated`` as in :meth:`add`)."""
         top = int(rows.max())
         while top >= self.capacity:
             self._allocate(2 * self.capacity)
@@ -146,33 +154,43 @@ class EpisodeBuffer:
         self.arrays["episode_starts"][rows, envs] = episode_starts
         self.arrays["dones"][rows, envs] = dones
         self.arrays["in_batch"][rows, envs] = in_batch
+        self.arrays["truncated"][rows, envs] = truncated
 
     def _clear(self, rows: slice) -> None:
         """Rows that an env may never record (it waits for the next batch): no reward, no end, not in the batch."""
-        for name in ("rewards", "dones", "in_batch"):
+        for name in ("rewards", "dones", "truncated", "in_batch"):
             self.arrays[name][rows] = 0
 
-    def returns(self, gamma: float, reward_to_go: bool = True) -> np.ndarray:
+    def returns(self, gamma: float, reward_to_go: bool = True, truncation_value: float | None = None) -> np.ndarray:
         """
         The return weighting each recorded step, shaped ``(pos, n_envs)``, in float64: the
         reward-to-go (:func:`~reinforce_sb3.estimator.discounted_returns`) or the whole episode's
         return (:func:`~reinforce_sb3.estimator.episode_returns`). Steps of episodes still running
         at the end of the buffer are not in the batch, and their values here are meaningless.
+
+        :param truncation_value: None: every return ends with its episode; a number: the return of
+            the last step of a truncated episode is ``r + gamma * truncation_value`` (and each earlier
+            step's return-to-go has it discounted)
         """
         rows = slice(0, self.pos)
-        returns = discounted_returns(self.arrays["rewards"][rows], self.arrays["dones"][rows], gamma)
+        end_values = None
+        if truncation_value is not None:  # read at the steps that end an episode only
+            end_values = np.where(self.arrays["truncated"][rows], truncation_value, 0.0)
+        returns = discounted_returns(self.arrays["rewards"][rows], self.arrays["dones"][rows], gamma, end_values)
         return returns if reward_to_go else episode_returns(returns, self.arrays["episode_starts"][rows])
 
-    def episode_batch(self, gamma: float, reward_to_go: bool = True) -> EpisodeBatch:
+    def episode_batch(
+        self, gamma: float, reward_to_go: bool = True, truncation_value: float | None = None
+    ) -> EpisodeBatch:
         """
-        The batch's steps with their returns, flattened in (time, env) order.
+        The batch's steps with their returns (see :meth:`returns`), flattened in (time, env) order.
 
         :raises ValueError: if a reward of the batch is not finite, or a return overflows float32;
             the message names the env and the step (observations are checked before the policy acts
             on them, by the collector)
         """
         mask = self.arrays["in_batch"][: self.pos]
-        returns = self.returns(gamma, reward_to_go)
+        returns = self.returns(gamma, reward_to_go, truncation_value)
         self._check_finite(mask, returns)
         if isinstance(self.observation_space, spaces.Dict):
             observations: np.ndarray | dict[str, np.ndarray] = {
@@ -205,6 +223,11 @@ class EpisodeBuffer:
                     f"non-finite {what} in the batch at env {env}, step {step} of the batch: "
                     f"{values[step, env].tolist()!r}{hint}. No parameter was changed."
                 )
+
+    @property
+    def in_batch(self) -> np.ndarray:
+        """Whether each recorded step belongs to the batch, shaped ``(pos, n_envs)``."""
+        return self.arrays["in_batch"][: self.pos]
 
     @property
     def n_batch_steps(self) -> int:

@@ -18,8 +18,10 @@ from stable_baselines3.common.type_aliases import PyTorchObs
 
 Baseline = Literal["none", "mean", "leave_one_out", "value"]
 LossReduction = Literal["mean", "episodes"]
+Truncation = Literal["end", "bootstrap_mean"]
 BASELINES: tuple[Baseline, ...] = get_args(Baseline)
 LOSS_REDUCTIONS: tuple[LossReduction, ...] = get_args(LossReduction)
+TRUNCATIONS: tuple[Truncation, ...] = get_args(Truncation)
 
 
 @dataclass(frozen=True)
@@ -59,26 +61,48 @@ class TensorBatch(NamedTuple):
     n_episodes: int
 
 
-def discounted_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> np.ndarray:
+def discounted_returns(
+    rewards: np.ndarray, dones: np.ndarray, gamma: float, end_values: np.ndarray | None = None
+) -> np.ndarray:
     """
-    The reward-to-go of every step, ``G_t = r_t + gamma * G_{t+1}``, with ``G_{t+1} = 0`` after a
-    step whose ``done`` is True (the episode ended: terminated or truncated, no bootstrapping).
+    The reward-to-go of every step, ``G_t = r_t + gamma * G_{t+1}``, where after a step whose ``done``
+    is True (the episode ended) ``G_{t+1}`` is that step's ``end_values`` (0 by default: no bootstrapping,
+    whether the episode terminated or was truncated).
 
     :param rewards: rewards shaped ``(n_steps, n_envs)``
     :param dones: whether each step ended its episode, same shape
     :param gamma: discount factor in [0, 1]
+    :param end_values: what follows each step that ends its episode, same shape (read at those steps only):
+        0 after a termination; after a truncation, 0 or a bootstrap value (REINFORCE's
+        ``truncation="bootstrap_mean"``). None: 0 everywhere
     :return: float64 array shaped like ``rewards``; steps of an episode still running at the end
         hold the return of the part seen so far
     """
     rewards = np.asarray(rewards, dtype=np.float64)
     continues = ~np.asarray(dones, dtype=bool)
+    ends = np.zeros(rewards.shape) if end_values is None else np.asarray(end_values, dtype=np.float64)
     returns = np.empty_like(rewards)
     next_return = np.zeros(rewards.shape[1:])
     with np.errstate(invalid="ignore", over="ignore"):  # a non-finite reward stays in its own episode
         for t in range(len(rewards) - 1, -1, -1):
-            next_return = rewards[t] + gamma * np.where(continues[t], next_return, 0.0)
+            next_return = rewards[t] + gamma * np.where(continues[t], next_return, ends[t])
             returns[t] = next_return
     return returns
+
+
+def running_mean(mean: float, count: int, values: np.ndarray) -> tuple[float, int]:
+    """
+    The mean of ``count`` earlier values and of ``values``, from their mean ``mean`` alone:
+    ``mean + (mean(values) - mean) * n / (count + n)`` with ``n = len(values)`` (the mean of Tianshou's
+    ``RunningMeanStd.update``). No values leave it as it is.
+
+    :return: the new mean and count, ``count + n``
+    """
+    n = len(values)
+    if n == 0:
+        return mean, count
+    total = count + n
+    return float(mean + (np.mean(values, dtype=np.float64) - mean) * n / total), total
 
 
 def latest_starts(episode_starts: np.ndarray) -> np.ndarray:

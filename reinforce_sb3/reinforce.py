@@ -10,10 +10,11 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import explained_variance
 
+from gym_pgtoy.validation import check_integer
 from reinforce_sb3.episodic_algorithm import EpisodicAlgorithm, warn_user
-from reinforce_sb3.estimator import Baseline, EstimatorOptions, LossReduction, reinforce_loss
+from reinforce_sb3.estimator import Baseline, EstimatorOptions, LossReduction, Truncation, reinforce_loss, running_mean
 from reinforce_sb3.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, REINFORCEPolicy
-from reinforce_sb3.validation import check_hyperparameters
+from reinforce_sb3.validation import check_hyperparameters, check_number
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
@@ -27,9 +28,9 @@ class REINFORCE(EpisodicAlgorithm):
 
     Each update collects ``n_episodes`` complete episodes with the current policy and takes one
     gradient step on ``-log pi(a_t|s_t) * G_t`` (:func:`~reinforce_sb3.estimator.reinforce_loss`).
-    There is no critic and no bootstrapping: a return ends at its episode's last step, whether
-    it terminated or was truncated. The batch is the first ``n_episodes`` episodes to *start*
-    after the update, so no episode length is favoured; no env is ever reset mid-episode (see
+    There is no critic and, by default, no bootstrapping: a return ends at its episode's last step,
+    whether it terminated or was truncated (see ``truncation``). The batch is the first ``n_episodes``
+    episodes to *start* after the update, so no episode length is favoured; no env is ever reset mid-episode (see
     :class:`~reinforce_sb3.rollout.EpisodeCollector`; unused steps are logged as ``rollout/waste``).
     With ``normalize_returns=False``, ``loss_reduction="episodes"`` and either ``gamma=1`` or
     ``discounted_gradient=True``, the step is along the textbook estimate of the gradient of the
@@ -63,6 +64,19 @@ class REINFORCE(EpisodicAlgorithm):
         step's time in its episode), the factor in the gradient of the discounted return. Without it
         (the default, and the common practice) a ``gamma < 1`` update is not that gradient (Nota and
         Thomas, 2020, "Is the policy gradient a gradient?"); with ``gamma = 1`` the two are the same
+    :param truncation: What the return of an episode cut by a time limit (truncated and not terminated:
+        SB3's ``info["TimeLimit.truncated"]``) does at its last step. "end" (the default): it ends there, as
+        at a termination, so the estimate is of the gradient of the time-limited objective (the expected
+        discounted sum of rewards within the limit), unbiased for it with the textbook settings; for a time
+        limit that is part of the task. "bootstrap_mean": the last step's return is ``r + gamma * m``, and
+        each earlier step's return-to-go has ``m`` discounted in the same way, as Tianshou's REINFORCE does
+        (with its return standardisation, without which its ``m`` stays 0). ``m`` is
+        ``running_return_mean``: the mean return-to-go (discounted, and bootstrapped in this way) over every
+        step of every earlier batch, each step counting once (0 for the first batch; saved with the model). It
+        estimates the value of an average visited state under the earlier policies, a state-independent
+        stand-in for the value of the state the episode was cut in: for a limit that is only a training
+        convenience, at the price of a bias for both the time-limited objective and the unlimited one
+        (measured in the docs: "Time limits")
     :param vf_coef: Value function coefficient in the loss (``baseline="value"`` only)
     :param ent_coef: Entropy coefficient for the loss calculation
     :param max_grad_norm: The maximum norm for gradient clipping, None for no clipping
@@ -104,6 +118,7 @@ class REINFORCE(EpisodicAlgorithm):
         loss_reduction: LossReduction = "mean",
         baseline: Baseline = "none",
         discounted_gradient: bool = False,
+        truncation: Truncation = "end",
         vf_coef: float = 0.5,
         ent_coef: float = 0.0,
         max_grad_norm: float | None = None,
@@ -138,6 +153,12 @@ class REINFORCE(EpisodicAlgorithm):
         self.loss_reduction = loss_reduction
         self.baseline = baseline
         self.discounted_gradient = discounted_gradient
+        self.truncation = truncation
+        self.running_return_mean = 0.0
+        """The bootstrap value of ``truncation="bootstrap_mean"``: the mean return-to-go of the steps of every batch
+        trained on so far (0 before any)."""
+        self.running_return_count = 0
+        """How many steps ``running_return_mean`` is the mean of."""
         self.vf_coef = vf_coef
         self.ent_coef = ent_coef
         self.max_grad_norm = max_grad_norm
@@ -157,6 +178,10 @@ class REINFORCE(EpisodicAlgorithm):
     @classmethod
     def _check_hyperparameters(cls, values: dict[str, Any]) -> None:
         check_hyperparameters(values)
+        if "running_return_mean" in values:  # the state of truncation="bootstrap_mean", saved with the model
+            check_number("running_return_mean", values["running_return_mean"])
+        if "running_return_count" in values:
+            check_integer("running_return_count", values["running_return_count"], low=0)
 
     def _policy_arguments(self) -> dict[str, Any]:
         return {"value_baseline": self.baseline == "value", **self.policy_kwargs}
@@ -181,7 +206,9 @@ class REINFORCE(EpisodicAlgorithm):
         self._update_learning_rate(self.policy.optimizer)
 
         options = self.estimator_options
-        batch = self.collector.buffer.episode_batch(options.gamma, options.reward_to_go)
+        buffer = self.collector.buffer
+        truncation_value = self.running_return_mean if self.truncation == "bootstrap_mean" else None
+        batch = buffer.episode_batch(options.gamma, options.reward_to_go, truncation_value)
         losses = reinforce_loss(self.policy, batch.to_tensors(self.device), options)
         loss = losses.policy_loss + self.ent_coef * losses.entropy_loss
         if losses.value_loss is not None:
@@ -200,6 +227,16 @@ class REINFORCE(EpisodicAlgorithm):
             )
         self.policy.optimizer.step()
         self._n_updates += 1
+        if truncation_value is not None:  # the next batches' bootstrap value counts this batch's steps too
+            self.logger.record("train/truncation_value", truncation_value)
+            returns_to_go = (
+                batch.returns
+                if options.reward_to_go
+                else buffer.returns(options.gamma, True, truncation_value)[buffer.in_batch]
+            )
+            self.running_return_mean, self.running_return_count = running_mean(
+                self.running_return_mean, self.running_return_count, returns_to_go
+            )
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/policy_loss", losses.policy_loss.item())

@@ -12,7 +12,7 @@ from gymnasium import spaces
 from stable_baselines3.common.utils import FloatSchedule
 
 from gym_pgtoy.validation import check_integer
-from reinforce_sb3.estimator import BASELINES, LOSS_REDUCTIONS
+from reinforce_sb3.estimator import BASELINES, LOSS_REDUCTIONS, TRUNCATIONS
 
 Choice = TypeVar("Choice", bound=str)
 
@@ -97,6 +97,7 @@ HYPERPARAMETERS: dict[str, Callable[[str, Any], Any]] = {
     "loss_reduction": partial(check_choice, choices=LOSS_REDUCTIONS),
     "baseline": partial(check_choice, choices=BASELINES),
     "discounted_gradient": check_bool,
+    "truncation": partial(check_choice, choices=TRUNCATIONS),
     "vf_coef": partial(check_number, minimum=0.0),
     "ent_coef": check_number,
     "max_grad_norm": _optional_positive,

@@ -23,6 +23,7 @@ def fill(buffer: EpisodeBuffer, rows: list[dict]) -> None:
             np.array(row["starts"], dtype=bool),
             np.array(row["dones"], dtype=bool),
             np.array(row.get("in_batch", [True] * n_envs), dtype=bool),
+            np.array(row["truncated"], dtype=bool) if "truncated" in row else None,
         )
 
 
@@ -50,6 +51,18 @@ TWO_ENVS = [  # env 0: [1, 2] then [3]; env 1: [5, 5], then [7], an episode not 
     {"rewards": [2, 5], "dones": [1, 1], "starts": [0, 0]},
     {"rewards": [3, 7], "dones": [1, 1], "starts": [1, 1], "in_batch": [True, False]},
 ]
+
+
+def test_a_truncated_episode_s_returns_take_the_truncation_value():
+    """Env 0's [1, 2] is cut by a time limit, env 1's [5, 5] terminates; a flag on a step that does not end its
+    episode is not read. With gamma = 0.5 and the value 10, [1, 2] has the returns [1 + 0.5 * 7, 2 + 0.5 * 10]."""
+    buffer = EpisodeBuffer(spaces.Box(-10, 10, (1,)), spaces.Discrete(2), n_envs=2)
+    truncated = [[False, True], [True, False], [False, False]]
+    fill(buffer, [{**row, "truncated": flags} for row, flags in zip(TWO_ENVS, truncated, strict=True)])
+    np.testing.assert_allclose(buffer.returns(0.5, truncation_value=10.0), [[4.5, 7.5], [7.0, 5.0], [3.0, 7.0]])
+    np.testing.assert_allclose(buffer.returns(0.5, False, 10.0), [[4.5, 7.5], [4.5, 7.5], [3.0, 7.0]])
+    np.testing.assert_allclose(buffer.returns(0.5), [[2.0, 7.5], [2.0, 5.0], [3.0, 7.0]])  # None: returns end
+    np.testing.assert_allclose(buffer.episode_batch(0.5, truncation_value=10.0).returns, [4.5, 7.5, 7.0, 5.0, 3.0])
 
 
 def test_the_batch_is_its_steps_in_time_then_env_order():

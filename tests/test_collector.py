@@ -35,6 +35,8 @@ class CaptureBatch(BaseCallback):
             self.batch = collector.buffer.episode_batch(self.model.gamma, self.model.reward_to_go)
             self.rows = collector.buffer.pos
             self.in_batch = collector.buffer.arrays["in_batch"][: collector.buffer.pos].copy()
+            self.truncated = collector.buffer.arrays["truncated"][: collector.buffer.pos].copy()
+            self.bootstrapped = collector.buffer.episode_batch(self.model.gamma, True, truncation_value=10.0)
             self.waste = collector.waste
 
     def _on_step(self) -> bool:
@@ -86,6 +88,19 @@ def test_the_batch_is_the_first_episodes_to_start(make_model, truncate, lockstep
     np.testing.assert_array_equal(capture.batch.observations[:, 0], [0, 0, 1, 1, 0, 2, 0, 1, 2])
     np.testing.assert_array_equal(capture.batch.episode_ids, [0, 1, 0, 1, 2, 1, 3, 3, 3])
     assert capture.waste == pytest.approx(3 / 12 if lockstep else 0.0)
+
+
+@pytest.mark.parametrize("lockstep", [False, True], ids=["paused", "lockstep"])
+@pytest.mark.parametrize("truncate", [False, True])
+def test_truncations_are_recorded_from_the_infos(make_model, truncate, lockstep):
+    """The last step of each episode cut by a time limit (SB3's info "TimeLimit.truncated") is marked; a
+    truncation value of 10 then adds 0.5 * 10 to its return, discounted to the earlier steps': [1, 2] ->
+    [4.5, 7]; [3] -> [8]; [0, 0, 5] -> [2.5, 5, 10]; [2, 2, 2] -> [4.75, 5.5, 7]. Terminated episodes keep theirs."""
+    capture = first_batch(make_model, reward_to_go=True, truncate=truncate, lockstep=lockstep)
+    ends = [False, False, True, False, True, True, False, False, True]  # the batch's steps, as flattened above
+    np.testing.assert_array_equal(capture.truncated[capture.in_batch], np.array(ends) & truncate)
+    bootstrapped = [4.5, 4.75, 7.0, 5.5, 8.0, 7.0, 2.5, 5.0, 10.0] if truncate else REWARD_TO_GO
+    np.testing.assert_allclose(capture.bootstrapped.returns, bootstrapped)
 
 
 def test_whole_episode_returns(make_model):

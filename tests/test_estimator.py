@@ -16,16 +16,19 @@ from hypothesis.extra import numpy as hnp
 from reinforce_sb3.estimator import (
     BASELINES,
     LOSS_REDUCTIONS,
+    TRUNCATIONS,
     Baseline,
     EstimatorOptions,
     LossReduction,
     TensorBatch,
+    Truncation,
     advantages,
     discounted_returns,
     episode_returns,
     latest_starts,
     leave_one_out_baseline,
     reinforce_loss,
+    running_mean,
     standardize,
 )
 from reinforce_sb3.policies import REINFORCEPolicy
@@ -71,6 +74,38 @@ def test_discounted_returns_warn_nothing_on_non_finite_sums():
         overflowed = discounted_returns(np.array([[1e308], [1e308]]), np.array([[0], [1]], bool), 1.0)
     assert np.isnan(returns[0, 0]) and returns[1, 0] == np.inf and returns[2, 0] == 1.0
     np.testing.assert_array_equal(overflowed[:, 0], [np.inf, 1e308])
+
+
+def test_end_values_follow_the_steps_that_end_an_episode_only():
+    """Env 0's first episode [1, 2] was cut by a time limit and bootstrapped with 10: with gamma = 0.5 its returns
+    become [1 + 0.5 * 7, 2 + 0.5 * 10] = [4.5, 7]. The 100 after a step that did not end its episode is not read,
+    and every other episode keeps its returns."""
+    end_values = np.zeros(REWARDS.shape)
+    end_values[1, 0] = 10.0
+    end_values[0, 0] = 100.0
+    expected = np.array(REWARD_TO_GO)
+    expected[:2, 0] = [4.5, 7.0]
+    np.testing.assert_allclose(discounted_returns(REWARDS, DONES, 0.5, end_values), expected)
+    # gamma = 0: no step sees what follows it
+    np.testing.assert_allclose(discounted_returns(REWARDS, DONES, 0.0, end_values), REWARDS)
+    np.testing.assert_array_equal(discounted_returns(REWARDS, DONES, 0.5, np.zeros(REWARDS.shape)), REWARD_TO_GO)
+
+
+def test_running_mean_by_hand():
+    assert running_mean(0.0, 0, np.array([1.0, 2.0, 3.0])) == (2.0, 3)
+    assert running_mean(2.0, 3, np.array([6.0])) == (3.0, 4)  # the mean of [1, 2, 3, 6]
+    assert running_mean(3.0, 4, np.array([])) == (3.0, 4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(hnp.arrays(np.float64, st.integers(0, 5), elements=st.floats(-100, 100)), min_size=1, max_size=5))
+def test_running_mean_is_the_mean_of_every_value_so_far(chunks):
+    mean, count = 0.0, 0
+    for chunk in chunks:
+        mean, count = running_mean(mean, count, chunk)
+    values = np.concatenate(chunks)
+    assert count == len(values)
+    assert mean == pytest.approx(values.mean() if len(values) else 0.0, abs=1e-9)
 
 
 def test_latest_starts_and_episode_returns_by_hand():
@@ -379,3 +414,4 @@ def test_multidimensional_box_actions_are_flattened_for_the_log_prob():
 def test_the_option_names_are_defined_once():
     assert BASELINES == typing.get_args(Baseline) == ("none", "mean", "leave_one_out", "value")
     assert typing.get_args(LossReduction) == LOSS_REDUCTIONS
+    assert TRUNCATIONS == typing.get_args(Truncation) == ("end", "bootstrap_mean")

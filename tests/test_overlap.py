@@ -201,3 +201,14 @@ def test_close_after_steps_in_flight_leaves_no_process_and_no_shared_memory():
         env.close()  # twice is fine, as for SB3's VecEnvs
         assert not any(process.is_alive() for process in processes)
     assert shared_memory_segments() == before
+
+
+def test_time_limits_reach_the_batch_as_with_a_dummy_vec_env():
+    """truncation='bootstrap_mean' reads which episodes a time limit ended: the same on both routes."""
+    parameters = []
+    for vec_env in ("DummyVecEnv", "PausableSubprocVecEnv"):
+        env = make(jittery("CartPole-v1", max_episode_steps=15), 3, vec_env, seed=2)
+        model, _ = learn(env, 10, n_episodes=5, truncation="bootstrap_mean")
+        assert model.running_return_count > 0
+        parameters.append(flat(model.policy.parameters()))
+    assert th.equal(*parameters)

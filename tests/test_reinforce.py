@@ -174,6 +174,44 @@ def test_works_with_a_time_limited_env_made_by_hand(make_model):
     assert model._n_updates >= 5
 
 
+@pytest.mark.parametrize("truncate", [True, False])
+def test_bootstrap_mean_bootstraps_truncations_with_the_mean_return_of_the_earlier_batches(make_model, truncate):
+    """Episodes [1, 2] and [3] in turn, gamma = 0.5. Batch 1 bootstraps with 0: returns-to-go [2, 2, 3], mean
+    7/3. Batch 2 bootstraps truncations with 7/3: [1 + 0.5 * 19/6, 2 + 0.5 * 7/3] and [3 + 0.5 * 7/3], so the mean
+    of the 6 steps becomes (7 + 31/12 + 19/6 + 25/6) / 6 = 203/72. Terminated episodes are not bootstrapped."""
+    env = DummyVecEnv([lambda: ScriptedRewardEnv([[1, 2], [3]], truncate=truncate)])
+    model = make_model(env, n_episodes=2, gamma=0.5, truncation="bootstrap_mean")
+    model.learn(100, callback=lambda _l, _g: model._n_updates < 1)
+    assert (model.running_return_mean, model.running_return_count) == (pytest.approx(7 / 3), 3)
+    model.learn(100, callback=lambda _l, _g: model._n_updates < 2, reset_num_timesteps=False)
+    assert model.running_return_count == 6
+    assert model.running_return_mean == pytest.approx(203 / 72 if truncate else 7 / 3)
+
+
+def test_the_bootstrap_value_is_saved_with_the_model(make_model, tmp_path):
+    model = make_model("PGToy-v0", truncation="bootstrap_mean")
+    model.learn(60)
+    assert model.running_return_count > 0
+    model.save(tmp_path / "model.zip")
+    loaded = REINFORCE.load(tmp_path / "model.zip")
+    assert loaded.truncation == "bootstrap_mean"
+    assert (loaded.running_return_mean, loaded.running_return_count) == (
+        model.running_return_mean,
+        model.running_return_count,
+    )
+
+
+def test_end_leaves_the_returns_as_they_are(make_model):
+    """The default keeps no statistic: a truncated return ends with its episode."""
+    env = DummyVecEnv([lambda: ScriptedRewardEnv([[1, 2], [3]], truncate=True)])
+    model = make_model(env, n_episodes=2, gamma=0.5)
+    assert model.truncation == "end"
+    callback = FirstBatch()
+    model.learn(100, callback=callback)
+    np.testing.assert_allclose(callback.batch.returns, [2, 2, 3])
+    assert (model.running_return_mean, model.running_return_count) == (0.0, 0)
+
+
 @pytest.mark.parametrize("torch_threads", [1, 2, None])
 def test_learn_runs_torch_with_torch_threads_and_restores_it(make_model, torch_threads):
     th.set_num_threads(3)

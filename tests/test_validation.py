@@ -146,6 +146,8 @@ def test_a_schedule_is_checked_at_any_progress(bad, wrap):
         ({"loss_reduction": "sum"}, r"loss_reduction must be one of \('mean', 'episodes'\)"),
         ({"ent_coef": math.nan}, "ent_coef must be a finite number"),
         ({"baseline": "median"}, r"baseline must be one of \('none', 'mean', 'leave_one_out', 'value'\)"),
+        ({"truncation": "bootstrap"}, r"truncation must be one of \('end', 'bootstrap_mean'\), got 'bootstrap'"),
+        ({"truncation": None}, r"truncation must be one of \('end', 'bootstrap_mean'\), got None"),
         ({"vf_coef": -1.0}, "vf_coef must be a finite number >= 0"),
         ({"max_grad_norm": 0.0}, "max_grad_norm must be a finite number > 0"),
         ({"max_grad_norm": -1.0}, "max_grad_norm must be a finite number > 0"),
@@ -277,6 +279,9 @@ def saved_model(tmp_path_factory):
         ({"n_episodes": 0}, r"n_episodes must be an integer in \[1, 1_000_000\], got 0"),
         ({"reward_to_go": "no"}, "reward_to_go must be True or False"),
         ({"baseline": "median"}, "baseline must be one of"),
+        ({"truncation": "bootstrap"}, "truncation must be one of"),
+        ({"running_return_mean": math.nan}, "running_return_mean must be a finite number, got nan"),
+        ({"running_return_count": -1}, "running_return_count must be an integer >= 0, got -1"),
         ({"learning_rate": -1.0}, "learning_rate must be a finite number >= 0"),
         ({"gamme": 0.5}, r"load\(\) got unknown keyword arguments \['gamme'\]"),  # a typo is not a new attribute
     ],

@@ -95,6 +95,19 @@ def test_optimize_with_the_reinforce_sampler(tmp_path):
         assert name in header
 
 
+def test_a_time_aware_observation_and_bootstrapped_truncations_from_a_conf_file(tmp_path):
+    """Gymnasium's TimeAwareObservation through the zoo's env_wrapper: the policy sees the time step beside the
+    observation (flattened: PGToy-v0's one-hot cell and diamond, then the step, 0 to its limit of 3)."""
+    entry = {"n_timesteps": 300, "policy": "MlpPolicy", "n_episodes": 4, "truncation": "bootstrap_mean",
+             "env_wrapper": ["gymnasium.wrappers.TimeAwareObservation"]}  # fmt: skip
+    (tmp_path / "time_aware.yml").write_text(yaml.safe_dump({"PGToy-v0": entry}))
+    zoo("train", "--algo", "reinforce", "--env", "PGToy-v0", "--conf-file", "time_aware.yml", "-f", "logs",
+        "--eval-freq", -1, "--seed", 0, cwd=tmp_path)  # fmt: skip
+    model = REINFORCE.load(tmp_path / "logs" / "reinforce" / "PGToy-v0_1" / "PGToy-v0.zip")
+    assert model.observation_space.shape == (7,) and model.observation_space.high[-1] == 3
+    assert model.truncation == "bootstrap_mean" and model._n_updates > 0 and model.running_return_count > 0
+
+
 def test_a2c_still_uses_the_zoo_hyperparameters(tmp_path):
     args = ["--algo", "a2c", "--env", "CartPole-v1", "-n", 200, "-f", "logs", "--eval-freq", -1]
     result = zoo("train", *args, cwd=tmp_path)

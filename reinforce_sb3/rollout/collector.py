@@ -18,7 +18,7 @@ from reinforce_sb3.buffer import EpisodeBuffer
 from reinforce_sb3.policies import REINFORCEPolicy
 from reinforce_sb3.rollout.numpy_actor import ActionSampler, NumpyActor
 from reinforce_sb3.rollout.overlap import OverlappedRollout
-from reinforce_sb3.rollout.vec_step import can_pause, overlap_chain, step_active
+from reinforce_sb3.rollout.vec_step import can_pause, overlap_chain, step_active, time_limit_truncations
 
 
 class RolloutStep(NamedTuple):
@@ -160,7 +160,8 @@ class EpisodeCollector:
         new_obs, rewards, dones, infos = (
             step_active(env, clipped_actions, active) if self._pausable else env.step(clipped_actions)
         )
-        n_stepped = self.record(obs, actions, rewards, episode_starts, dones, active)
+        truncated = time_limit_truncations(dones, infos)
+        n_stepped = self.record(obs, actions, rewards, episode_starts, dones, active, truncated)
         return RolloutStep(actions, clipped_actions, new_obs, rewards, dones, infos, active, n_stepped)
 
     def to_env_actions(self, actions: np.ndarray) -> np.ndarray:
@@ -248,13 +249,15 @@ class EpisodeCollector:
         episode_starts: np.ndarray,
         dones: np.ndarray,
         active: np.ndarray,
+        truncated: np.ndarray | None = None,
     ) -> int:
         """
-        Record one step of the envs (``obs``: what the actions were chosen on) and update the batch.
+        Record one step of the envs (``obs``: what the actions were chosen on) and update the batch;
+        ``truncated``: which episodes a time limit ended (None: none).
 
         :return: the number of envs that stepped (``active``)
         """
-        self.buffer.add(obs, actions, rewards, episode_starts, dones, self.in_batch & active)  # type: ignore[arg-type]  # no Tuple observations
+        self.buffer.add(obs, actions, rewards, episode_starts, dones, self.in_batch & active, truncated)  # type: ignore[arg-type]  # no Tuple observations
         n_stepped = int(np.count_nonzero(active))
         self.steps_taken += n_stepped
         if dones.any():  # most steps end no episode

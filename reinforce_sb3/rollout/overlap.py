@@ -28,7 +28,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepR
 
 from reinforce_sb3.policies import REINFORCEPolicy
 from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv, WorkerError
-from reinforce_sb3.rollout.vec_step import Finisher
+from reinforce_sb3.rollout.vec_step import Finisher, time_limit_truncations
 
 if TYPE_CHECKING:
     from reinforce_sb3.rollout.collector import EpisodeCollector, RolloutStep
@@ -80,6 +80,7 @@ class _Incoming(NamedTuple):
     in_batch: np.ndarray
     rewards: np.ndarray
     dones: np.ndarray
+    truncated: np.ndarray
     infos: list[dict[str, Any]]
     new_obs: Obs
 
@@ -287,9 +288,11 @@ class OverlappedRollout:
         dones = np.asarray(dones, dtype=bool)
         collector = self.collector
         assert self.clipped is not None  # set by the first _act
+        truncated = time_limit_truncations(dones, infos)
         incoming = _Incoming(
             envs, self.clock[envs], _rows(self.obs, envs), self.actions[envs], self.clipped[envs],
-            self.at_start[envs], collector.in_batch[envs], rewards, dones, infos, new_obs,
+            self.at_start[envs], collector.in_batch[envs], rewards, dones,
+            np.zeros(len(envs), dtype=bool) if truncated is None else truncated, infos, new_obs,
         )  # fmt: skip
         _set_rows(self.obs, envs, new_obs)
         for t in incoming.clocks.tolist():
@@ -310,7 +313,7 @@ class OverlappedRollout:
         envs, clocks = incoming.envs, incoming.clocks
         self.collector.buffer.add_at(
             clocks, envs, incoming.obs, incoming.actions, incoming.rewards, incoming.episode_starts, incoming.dones,
-            incoming.in_batch,
+            incoming.in_batch, incoming.truncated,
         )  # fmt: skip
         for t in np.unique(clocks).tolist() if clocks.min() != clocks.max() else [int(clocks[0])]:
             at_t = clocks == t

@@ -229,3 +229,11 @@ def step_active(env: VecEnv, actions: np.ndarray, active: np.ndarray) -> VecEnvS
             f"and shape {active.shape}"
         )
     return stepper(env, actions, active)
+
+
+def time_limit_truncations(dones: np.ndarray, infos: list[dict[str, Any]]) -> np.ndarray | None:
+    """Which envs' episodes a time limit ended at this step: SB3's ``info["TimeLimit.truncated"]``, True for an
+    episode truncated and not terminated; None when no episode ended (most steps)."""
+    if not dones.any():
+        return None
+    return np.array([bool(done and info.get("TimeLimit.truncated")) for done, info in zip(dones, infos, strict=True)])
