@@ -8,15 +8,18 @@ One torch thread, CPU, workers started with ``fork`` (their start is not timed).
   ``SubprocVecEnv`` alone and under VecNormalize (every env steps at every step).
 - ``speedup``: a CartPole-v1 whose every step also does a fixed amount of pure-Python work (about
   1 ms of CPU, calibrated at start), REINFORCE with its defaults: batch steps per second of
-  ``learn()`` on a PausableSubprocVecEnv with 1, 2, 4 and 8 workers, on SB3's SubprocVecEnv (lockstep:
-  only the used steps count) and on a DummyVecEnv with as many envs, and the speed-up over the
-  DummyVecEnv beside the ideal one (``min(workers, cores)``: the env's work spread over the cores), and
-  beside two measures of what the machine gave: the same VecEnvs stepped with random actions and no
-  policy (``env alone``), and how much faster ``cores`` processes burning together ran than one alone.
+  ``learn()`` on a PausableSubprocVecEnv with 1, 2, 4 and 8 workers (one env each; REINFORCE acts
+  while they step), on SB3's SubprocVecEnv (lockstep: only the used steps count) and on a DummyVecEnv
+  with as many envs, and the speed-up over the DummyVecEnv beside the ideal one (``min(workers,
+  cores)``), beside what the batch rule allows (``batch-rule ceiling``: the batch steps over the
+  shortest time in which ``cores`` cores could take each env's steps of each batch in order, from the
+  DummyVecEnv's batches), and beside two measures of what the machine gave: the same VecEnvs stepped
+  with random actions and no policy (``env alone``), and how much faster ``cores`` processes burning
+  together ran than one alone.
 - ``overhead``: plain CartPole-v1 (a cheap env, where processes cost more than they save), 8 envs:
-  env steps per second of REINFORCE (PausableSubprocVecEnv), of A2C (SB3's SubprocVecEnv) and of
-  random actions with no policy (SB3's SubprocVecEnv: what the processes cost alone), each beside
-  the same loop on a DummyVecEnv.
+  env steps per second of REINFORCE (PausableSubprocVecEnv with one worker per env, and with one per
+  core), of A2C (SB3's SubprocVecEnv) and of random actions with no policy (SB3's SubprocVecEnv: what
+  the processes cost alone), each beside the same loop on a DummyVecEnv.
 
 Speeds are the median of ``--repeats`` measurements, interleaved so that a slow spell of the machine
 (it is shared) does not fall on one configuration only; the load average is printed with the tables.
@@ -60,15 +63,21 @@ CLASSES: dict[str, type[VecEnv]] = {
 }
 
 
-def make_env(kind: str, n_envs: int, env_id: str | Callable[..., gym.Env] = "CartPole-v1") -> VecEnv:
-    """``kind``: a key of :data:`CLASSES`, or ``VecNormalize(<key>)``; seed 0."""
+def make_env(
+    kind: str, n_envs: int, env_id: str | Callable[..., gym.Env] = "CartPole-v1", n_workers: int | None = None
+) -> VecEnv:
+    """``kind``: a key of :data:`CLASSES`, or ``VecNormalize(<key>)``; seed 0; ``n_workers``: a
+    PausableSubprocVecEnv's worker processes (default: one per env)."""
     inner = kind.removeprefix("VecNormalize(").rstrip(")")
+    kwargs = None if inner == "DummyVecEnv" else dict(START)
+    if n_workers is not None and kwargs is not None:
+        kwargs["n_workers"] = n_workers
     env = make_vec_env(
         env_id,
         n_envs=n_envs,
         seed=0,
         vec_env_cls=CLASSES[inner],  # type: ignore[arg-type]  # make_vec_env's annotation lists SB3's two classes
-        vec_env_kwargs=START if inner != "DummyVecEnv" else None,
+        vec_env_kwargs=kwargs,
     )
     return VecNormalize(env) if kind.startswith("VecNormalize") else env
 
@@ -151,30 +160,44 @@ def _cpu_seconds(run: Callable[[], object]) -> float:
 
 
 class StopAfter(BaseCallback):
-    """Stops learn() at the first step after ``updates`` updates; counts the steps of those batches."""
+    """Stops learn() at the first step after ``updates`` updates; counts the steps of those batches, and the
+    shortest time (in env steps) in which ``cores()`` cores could take each env's steps of each batch in order."""
 
     def __init__(self, updates: int) -> None:
         super().__init__()
         self.updates = updates
         self.used = 0
+        self.shortest = 0.0
+        self.env_steps: np.ndarray | None = None
 
     def _on_rollout_end(self) -> None:
         assert isinstance(self.model, REINFORCE)
         if self.model.collector.complete:  # about to be an update: its batch counts
             self.used += self.model.collector.n_batch_steps
+            if self.env_steps is not None:
+                self.shortest += max(self.env_steps.sum() / cores(), self.env_steps.max())
+            self.env_steps = None
 
     def _on_step(self) -> bool:
+        active = self.locals["active"]
+        self.env_steps = active.astype(int) if self.env_steps is None else self.env_steps + active
         return self.model._n_updates < self.updates
 
+    @property
+    def ceiling(self) -> float:
+        """The speed-up that the batches allow on ``cores()`` cores (steps of equal cost, no other cost)."""
+        return self.used / self.shortest if self.shortest else float("nan")
 
-def used_steps_per_second(kind: str, n_envs: int, work: int, updates: int) -> float:
-    """Batch steps per second of REINFORCE.learn on the slow CartPole, over ``updates`` batches from scratch."""
+
+def used_steps_per_second(kind: str, n_envs: int, work: int, updates: int) -> tuple[float, float]:
+    """Batch steps per second of REINFORCE.learn on the slow CartPole, over ``updates`` batches from scratch, and
+    the batch-rule ceiling of those batches (see :class:`StopAfter`)."""
     env = make_env(kind, n_envs, functools.partial(slow_cartpole, work))
     try:
         model, stop = reinforce(env), StopAfter(updates)
         start = time.perf_counter()
         model.learn(10**9, callback=stop)
-        return stop.used / (time.perf_counter() - start)
+        return stop.used / (time.perf_counter() - start), stop.ceiling
     finally:
         env.close()
 
@@ -228,12 +251,16 @@ def speedup(
     kinds = ("DummyVecEnv", "PausableSubprocVecEnv", "SubprocVecEnv")
     speeds: dict[tuple[str, int], list[float]] = {(kind, n): [] for kind in kinds for n in workers}
     alone: dict[tuple[str, int], list[float]] = {(kind, n): [] for kind in kinds[:2] for n in workers}
+    ceiling: dict[int, float] = {}
     capacity = []
     for _ in range(repeats):
         capacity.append(parallel_capacity(300 * work))
         for n in workers:
             for kind in kinds:
-                speeds[kind, n].append(used_steps_per_second(kind, n, work, updates))
+                speed, batch_ceiling = used_steps_per_second(kind, n, work, updates)
+                speeds[kind, n].append(speed)
+                if kind == "DummyVecEnv":  # the same batches every time (those of a PausableSubprocVecEnv too)
+                    ceiling[n] = batch_ceiling
             for kind in kinds[:2]:
                 alone[kind, n].append(env_alone_steps_per_second(kind, n, work))
     median = {key: float(np.median(values)) for key, values in speeds.items()}
@@ -252,6 +279,7 @@ def speedup(
                 f"{median['PausableSubprocVecEnv', n] / dummy:.2f}",
                 f"{median['SubprocVecEnv', n] / dummy:.2f}",
                 f"{alone_speedup[n]:.2f}",
+                f"{ceiling[n]:.2f}",
                 f"{min(n, cores()):.2f}",
             ]
         )
@@ -263,19 +291,22 @@ def speedup(
         "speed-up paused",
         "speed-up lockstep",
         "speed-up, env alone",
+        "batch-rule ceiling",
         "ideal",
     ]
     text = (
         f"CartPole-v1 + {work:,} units of pure-Python work per step ({step_ms:.2f} ms of CPU), REINFORCE defaults "
         f"(n_episodes=8), {updates} updates from scratch; batch steps per second of learn(), median of {repeats}; "
         f"speed-up over the DummyVecEnv with as many envs; env alone: the same for the VecEnv stepped with random "
-        f"actions and no policy (every env at every step); ideal: min(workers, {cores()} cores). "
+        f"actions and no policy (every env at every step); batch-rule ceiling: the most that the batches allow "
+        f"(each env's steps of a batch in order, on {cores()} cores, at no other cost); "
+        f"ideal: min(workers, {cores()} cores). "
         f"The machine meanwhile: {cores()} processes burning in parallel ran {np.median(capacity):.2f} times as fast "
         "as one (the most any VecEnv could reach; less than the cores when other programs use them)\n\n"
         f"{table(header, rows)}"
     )
     if plot is not None:
-        plot_speedup(median, alone_speedup, workers, step_ms, float(np.median(capacity)), plot)
+        plot_speedup(median, alone_speedup, ceiling, workers, step_ms, float(np.median(capacity)), plot)
         text += f"\n\nFigure: {plot}"
     return text
 
@@ -283,6 +314,7 @@ def speedup(
 def plot_speedup(
     median: dict[tuple[str, int], float],
     alone_speedup: dict[int, float],
+    ceiling: dict[int, float],
     workers: tuple[int, ...],
     step_ms: float,
     capacity: float,
@@ -294,11 +326,12 @@ def plot_speedup(
     figure = Figure(figsize=(5, 3.5), layout="constrained")
     axes = figure.add_subplot()
     for kind, label in (
-        ("PausableSubprocVecEnv", "PausableSubprocVecEnv (paused)"),
+        ("PausableSubprocVecEnv", "PausableSubprocVecEnv (acting while stepping)"),
         ("SubprocVecEnv", "SubprocVecEnv (lockstep)"),
     ):
         axes.plot(workers, [median[kind, n] / median["DummyVecEnv", n] for n in workers], "o-", label=label)
     axes.plot(workers, [alone_speedup[n] for n in workers], "s:", label="PausableSubprocVecEnv, env alone")
+    axes.plot(workers, [ceiling[n] for n in workers], "^-.", color="grey", label="batch-rule ceiling")
     axes.plot(workers, [min(n, cores()) for n in workers], "k--", label=f"ideal (min(workers, {cores()} cores))")
     axes.axhline(capacity, color="grey", linestyle=":", label=f"what the machine gave ({capacity:.2f})")
     axes.axhline(1.0, color="grey", linewidth=0.8)
@@ -341,6 +374,9 @@ def overhead(steps: int, repeats: int) -> str:
         "random actions, SubprocVecEnv": lambda: RandomActions(make_env("SubprocVecEnv", 8)),
         "REINFORCE, DummyVecEnv": lambda: reinforce(make_env("DummyVecEnv", 8)),
         "REINFORCE, PausableSubprocVecEnv": lambda: reinforce(make_env("PausableSubprocVecEnv", 8)),
+        f"REINFORCE, PausableSubprocVecEnv(n_workers={cores()})": lambda: reinforce(
+            make_env("PausableSubprocVecEnv", 8, n_workers=cores())
+        ),
         "A2C, DummyVecEnv": lambda: A2C("MlpPolicy", make_env("DummyVecEnv", 8), seed=0, device="cpu"),
         "A2C, SubprocVecEnv": lambda: A2C("MlpPolicy", make_env("SubprocVecEnv", 8), seed=0, device="cpu"),
     }
@@ -361,7 +397,9 @@ def overhead(steps: int, repeats: int) -> str:
     for name, speed in median.items():
         algo = name.split(",")[0]
         rows.append([name, f"{speed:,.0f}", f"{speed / median[f'{algo}, DummyVecEnv']:.2f}"])
-    header = ["loop, VecEnv", "env steps/s", "vs the same loop on DummyVecEnv"]
+    header = ["loop, VecEnv", "env steps/s", "vs the same loop on DummyVecEnv", "vs random actions on SubprocVecEnv"]
+    for row, speed in zip(rows, median.values(), strict=True):
+        row.append(f"{speed / median['random actions, SubprocVecEnv']:.2f}")
     return (
         f"CartPole-v1 (cheap), 8 envs, default hyperparameters, {steps:,} steps from scratch, median of {repeats}\n\n"
         f"{table(header, rows)}"
