@@ -1,5 +1,7 @@
-"""PausableSubprocVecEnv: SB3's SubprocVecEnv (same construction, same stepping), plus stepping some workers only."""
+"""PausableSubprocVecEnv: SB3's SubprocVecEnv (same construction, same stepping), plus stepping some envs only, and
+sending and receiving each env's step on its own (several envs per worker)."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from stable_baselines3.common.env_util import make_vec_env
@@ -10,8 +12,8 @@ from tests.envs import DictObsEnv
 from tests.helpers import FORK, assert_same_step
 
 
-def make(n_envs: int, vec_env_cls: type = PausableSubprocVecEnv, env_id: str = "CartPole-v1", seed: int = 3):
-    return make_vec_env(env_id, n_envs=n_envs, seed=seed, vec_env_cls=vec_env_cls, vec_env_kwargs=FORK)
+def make(n_envs: int, vec_env_cls: type = PausableSubprocVecEnv, env_id: str = "CartPole-v1", seed: int = 3, **kwargs):
+    return make_vec_env(env_id, n_envs=n_envs, seed=seed, vec_env_cls=vec_env_cls, vec_env_kwargs={**FORK, **kwargs})
 
 
 def test_made_by_make_vec_env_it_steps_as_subproc_vec_env():
@@ -77,3 +79,63 @@ def test_step_active_refuses_to_run_while_a_step_is_pending():
         env.step_wait()
     finally:
         env.close()
+
+
+def test_send_and_recv_hand_each_env_its_results_as_they_come():
+    """Steps in flight in any order; each env's results are those of stepping it alone (a reference VecEnv)."""
+    reference, env = make(4, SubprocVecEnv), make(4, n_workers=2)
+    try:
+        np.testing.assert_array_equal(reference.reset(), env.reset())
+        actions = np.array([0, 1, 1, 0])
+        expected = reference.step(actions)
+        env.send(actions[[3, 0]], np.array([3, 0]))
+        env.send(actions[[1, 2]], np.array([1, 2]))
+        assert env.stepping.tolist() == [True] * 4
+        got: dict[int, tuple] = {}
+        while env.stepping.any():
+            result = env.recv()
+            for row, env_idx in enumerate(result.envs):
+                got[int(env_idx)] = (result.obs[row], result.rewards[row], result.dones[row], result.infos[row])
+        assert sorted(got) == [0, 1, 2, 3]
+        for env_idx, (obs, reward, done, info) in got.items():
+            np.testing.assert_array_equal(obs, expected[0][env_idx])
+            assert (reward, done, info) == (expected[1][env_idx], expected[2][env_idx], expected[3][env_idx])
+    finally:
+        reference.close()
+        env.close()
+
+
+def test_send_refuses_an_env_already_stepping_and_recv_with_nothing_in_flight():
+    env = make(2)
+    try:
+        env.reset()
+        with pytest.raises(RuntimeError, match="no step in flight"):
+            env.recv()
+        env.send(np.zeros(1, dtype=np.int64), np.array([1]))
+        with pytest.raises(RuntimeError, match=r"envs \[1\] are already stepping"):
+            env.send(np.zeros(2, dtype=np.int64), np.array([0, 1]))
+        # a command waits for the step in flight, whose result stays for recv
+        assert env.get_attr("total_steps") == [0, 1]
+        assert env.recv().envs.tolist() == [1]
+    finally:
+        env.close()
+
+
+def test_workers_share_out_the_envs_in_order():
+    env = make(5, n_workers=2)
+    try:
+        assert len(env.processes) == 2
+        assert [envs.tolist() for envs in env._envs_of] == [[0, 1, 2], [3, 4]]
+        assert len(env.env_method("__getattribute__", "np_random")) == 5  # every env answers
+        assert env.get_attr("total_steps", indices=[4]) == [0]
+        env.set_attr("spec_note", "x", indices=[1, 3])
+        assert env.get_attr("spec_note", indices=[1, 3]) == ["x", "x"]
+        assert env.env_is_wrapped(gym.wrappers.TimeLimit) == [True] * 5
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("n_workers", [0, 6, 1.5, "2"])
+def test_n_workers_must_be_an_integer_from_1_to_the_number_of_envs(n_workers):
+    with pytest.raises(ValueError, match=r"n_workers must be an integer in \[1, 5\], got"):
+        PausableSubprocVecEnv([lambda: gym.make("CartPole-v1")] * 5, n_workers=n_workers, **FORK)
