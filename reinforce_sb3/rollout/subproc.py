@@ -214,7 +214,7 @@ class PausableSubprocVecEnv(VecEnv):
         self.waiting = False
         self.closed = False
         self._block: SharedMemory | None = None
-        bounds = np.linspace(0, n_envs, n_workers + 1).round().astype(int)
+        bounds = np.cumsum([0] + [len(part) for part in np.array_split(np.arange(n_envs), n_workers)])
         self._worker_of = np.repeat(np.arange(n_workers), np.diff(bounds))
         self._local = np.arange(n_envs) - bounds[self._worker_of]
         self._envs_of = [np.arange(bounds[w], bounds[w + 1]) for w in range(n_workers)]
@@ -305,11 +305,15 @@ class PausableSubprocVecEnv(VecEnv):
 
     # --- stepping
 
-    def send(self, actions: np.ndarray, envs: np.ndarray) -> None:
+    def send(self, actions: np.ndarray, envs: np.ndarray, halves: bool = False) -> None:
         """
         Start one step of each env in ``envs`` (indices), with ``actions`` (one per env, in that
         order), and return at once: each worker steps its envs in the order they were sent.
 
+        :param actions: one action per env in ``envs``
+        :param envs: the envs to step
+        :param halves: send each worker's envs as two commands, so that the results of the first half
+            come back while the worker steps the second (double buffering, as Sample Factory does)
         :raises RuntimeError: an env in ``envs`` is already stepping (its result has not been received)
         """
         envs = np.asarray(envs, dtype=np.int64)
@@ -321,8 +325,11 @@ class PausableSubprocVecEnv(VecEnv):
         for env_idx in envs.tolist():
             groups.setdefault(self._worker_list[env_idx], []).append(env_idx)
         for worker, group in groups.items():
-            self.remotes[worker].send(("step", [self._local_list[env_idx] for env_idx in group]))
-            self._in_flight[worker].append(np.array(group))
+            split = (len(group) + 1) // 2 if halves and len(group) > 1 else len(group)
+            for part in (group[:split], group[split:]):
+                if part:
+                    self.remotes[worker].send(("step", [self._local_list[env_idx] for env_idx in part]))
+                    self._in_flight[worker].append(np.array(part))
 
     @property
     def stepping(self) -> np.ndarray:
