@@ -88,7 +88,7 @@ def _worker(  # one branch per command, as SB3's _worker
             except (EOFError, KeyboardInterrupt):
                 break
             if command == "step":
-                infos, reset_infos = [], []
+                infos, reset_infos, stepped = [], {}, []
                 for local in data:
                     env_idx = first + local
                     action = views["actions"][env_idx]  # a numpy scalar, or a row of the shared block
@@ -97,16 +97,15 @@ def _worker(  # one branch per command, as SB3's _worker
                     )
                     done = terminated or truncated
                     info["TimeLimit.truncated"] = truncated and not terminated
-                    reset_info = None
                     if done:
                         info["terminal_observation"] = obs
-                        obs, reset_info = envs[local].reset()
+                        obs, reset_infos[env_idx] = envs[local].reset()
                     _write_obs(views, keys, env_idx, obs)
                     views["rewards"][env_idx] = reward
                     views["dones"][env_idx] = done
                     infos.append(info)
-                    reset_infos.append(reset_info)
-                remote.send(("stepped", (data, infos, reset_infos)))
+                    stepped.append(env_idx)
+                remote.send(("stepped", (stepped, infos, reset_infos)))
             elif command == "reset":
                 reset_infos = []
                 for local, seed, options in data:
@@ -232,7 +231,7 @@ class PausableSubprocVecEnv(VecEnv):
             work_remote.close()
             self.remotes.append(remote)
             self.processes.append(process)
-        self._in_flight: list[deque[np.ndarray]] = [deque() for _ in range(n_workers)]
+        self._in_flight: list[deque[list[int]]] = [deque() for _ in range(n_workers)]
         self._stepping = np.zeros(n_envs, dtype=bool)
         self._queued: deque[tuple[int, Any]] = deque()
         try:
@@ -305,15 +304,13 @@ class PausableSubprocVecEnv(VecEnv):
 
     # --- stepping
 
-    def send(self, actions: np.ndarray, envs: np.ndarray, halves: bool = False) -> None:
+    def send(self, actions: np.ndarray, envs: np.ndarray) -> None:
         """
         Start one step of each env in ``envs`` (indices), with ``actions`` (one per env, in that
         order), and return at once: each worker steps its envs in the order they were sent.
 
         :param actions: one action per env in ``envs``
         :param envs: the envs to step
-        :param halves: send each worker's envs as two commands, so that the results of the first half
-            come back while the worker steps the second (double buffering, as Sample Factory does)
         :raises RuntimeError: an env in ``envs`` is already stepping (its result has not been received)
         """
         envs = np.asarray(envs, dtype=np.int64)
@@ -325,11 +322,8 @@ class PausableSubprocVecEnv(VecEnv):
         for env_idx in envs.tolist():
             groups.setdefault(self._worker_list[env_idx], []).append(env_idx)
         for worker, group in groups.items():
-            split = (len(group) + 1) // 2 if halves and len(group) > 1 else len(group)
-            for part in (group[:split], group[split:]):
-                if part:
-                    self.remotes[worker].send(("step", [self._local_list[env_idx] for env_idx in part]))
-                    self._in_flight[worker].append(np.array(part))
+            self.remotes[worker].send(("step", [self._local_list[env_idx] for env_idx in group]))
+            self._in_flight[worker].append(group)
 
     @property
     def stepping(self) -> np.ndarray:
@@ -353,22 +347,22 @@ class PausableSubprocVecEnv(VecEnv):
             for worker in self._wait(busy):
                 self._queued.append((worker, self._receive(worker)[1]))
                 self._in_flight[worker].popleft()
-        stepped, infos = [], []
-        reset_infos = list(self.reset_infos)
+        stepped: list[int] = []
+        infos: list[dict[str, Any]] = []
         while self._queued:
-            worker, (locals_, step_infos, step_reset_infos) = self._queued.popleft()
-            envs = self._envs_of[worker][locals_]
-            stepped.append(envs)
+            _, (step_envs, step_infos, reset_infos) = self._queued.popleft()
+            stepped += step_envs
             infos += step_infos
-            for env_idx, reset_info in zip(envs, step_reset_infos, strict=True):
-                if reset_info is not None:
-                    reset_infos[env_idx] = reset_info
-        self.reset_infos = reset_infos
-        envs = np.concatenate(stepped) if len(stepped) > 1 else stepped[0]
+            if reset_infos:  # the envs whose episode ended, reset in the worker
+                self.reset_infos = list(self.reset_infos)
+                for env_idx, reset_info in reset_infos.items():
+                    self.reset_infos[env_idx] = reset_info
+        envs = np.array(stepped)
         self._stepping[envs] = False
+        rows = {}
         for key in self._keys:
-            self._obs[key][envs] = self._shared[f"obs:{key}"][envs]
-        obs = dict_to_obs(self.observation_space, {key: array[envs] for key, array in self._obs.items()})
+            rows[key] = self._obs[key][envs] = self._shared[f"obs:{key}"][envs]
+        obs = rows[None] if self._keys == [None] else dict_to_obs(self.observation_space, rows)
         return StepResult(envs, obs, self._shared["rewards"][envs], self._shared["dones"][envs], infos)
 
     def _wait(self, workers: list[int]) -> list[int]:
