@@ -88,7 +88,8 @@ def _worker(  # one branch per command, as SB3's _worker
             except (EOFError, KeyboardInterrupt):
                 break
             if command == "step":
-                infos, reset_infos, stepped = [], {}, []
+                infos, stepped = [], []
+                reset_infos: dict[int, dict[str, Any]] = {}
                 for local in data:
                     env_idx = first + local
                     action = views["actions"][env_idx]  # a numpy scalar, or a row of the shared block
@@ -107,12 +108,12 @@ def _worker(  # one branch per command, as SB3's _worker
                     stepped.append(env_idx)
                 remote.send(("stepped", (stepped, infos, reset_infos)))
             elif command == "reset":
-                reset_infos = []
+                first_infos = []
                 for local, seed, options in data:
                     obs, reset_info = envs[local].reset(seed=seed, **({"options": options} if options else {}))
                     _write_obs(views, keys, first + local, obs)
-                    reset_infos.append(reset_info)
-                remote.send(("done", reset_infos))
+                    first_infos.append(reset_info)
+                remote.send(("done", first_infos))
             elif command == "attach":
                 name, layout, keys = data
                 block = _attach(name)
@@ -359,7 +360,7 @@ class PausableSubprocVecEnv(VecEnv):
                     self.reset_infos[env_idx] = reset_info
         envs = np.array(stepped)
         self._stepping[envs] = False
-        rows = {}
+        rows: dict[Any, np.ndarray] = {}
         for key in self._keys:
             rows[key] = self._obs[key][envs] = self._shared[f"obs:{key}"][envs]
         obs = rows[None] if self._keys == [None] else dict_to_obs(self.observation_space, rows)
