@@ -17,9 +17,9 @@ One torch thread, CPU, workers started with ``fork`` (their start is not timed).
   with random actions and no policy (``env alone``), and how much faster ``cores`` processes burning
   together ran than one alone.
 - ``overhead``: plain CartPole-v1 (a cheap env, where processes cost more than they save), 8 envs:
-  env steps per second of REINFORCE (PausableSubprocVecEnv with one worker per env, and with one per
-  core), of A2C (SB3's SubprocVecEnv) and of random actions with no policy (SB3's SubprocVecEnv: what
-  the processes cost alone), each beside the same loop on a DummyVecEnv.
+  env steps per second of REINFORCE (PausableSubprocVecEnv with its default of one worker per core,
+  and with one per env), of A2C (SB3's SubprocVecEnv) and of random actions with no policy (SB3's
+  SubprocVecEnv: what the processes cost alone), each beside the same loop on a DummyVecEnv.
 
 Speeds are the median of ``--repeats`` measurements, interleaved so that a slow spell of the machine
 (it is shared) does not fall on one configuration only; the load average is printed with the tables.
@@ -67,11 +67,11 @@ def make_env(
     kind: str, n_envs: int, env_id: str | Callable[..., gym.Env] = "CartPole-v1", n_workers: int | None = None
 ) -> VecEnv:
     """``kind``: a key of :data:`CLASSES`, or ``VecNormalize(<key>)``; seed 0; ``n_workers``: a
-    PausableSubprocVecEnv's worker processes (default: one per env)."""
+    PausableSubprocVecEnv's worker processes (default: one per core, at most one per env)."""
     inner = kind.removeprefix("VecNormalize(").rstrip(")")
     kwargs = None if inner == "DummyVecEnv" else dict(START)
-    if n_workers is not None and kwargs is not None:
-        kwargs["n_workers"] = n_workers
+    if n_workers is not None and inner == "PausableSubprocVecEnv":
+        kwargs = {**START, "n_workers": n_workers}
     env = make_vec_env(
         env_id,
         n_envs=n_envs,
@@ -130,15 +130,24 @@ def burn(work: int) -> int:
 
 
 class SlowStep(gym.Wrapper):
-    """Burns ``work`` units of CPU (see :func:`burn`) at every step: a stand-in for an expensive simulator."""
+    """Burns ``work`` units of CPU (see :func:`burn`) at every step: a stand-in for an expensive simulator. Keeps
+    the time from the end of each step to the start of the next (``waits``: in a worker, the time it waited for
+    its next action)."""
 
     def __init__(self, env: gym.Env, work: int) -> None:
         super().__init__(env)
         self.work = work
+        self.waits: list[float] = []
+        self._end: float | None = None
 
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        start = time.perf_counter()
+        if self._end is not None:
+            self.waits.append(start - self._end)
         burn(self.work)
-        return self.env.step(action)
+        result = self.env.step(action)
+        self._end = time.perf_counter()
+        return result
 
 
 def slow_cartpole(work: int) -> gym.Env:
@@ -189,22 +198,24 @@ class StopAfter(BaseCallback):
         return self.used / self.shortest if self.shortest else float("nan")
 
 
-def used_steps_per_second(kind: str, n_envs: int, work: int, updates: int) -> tuple[float, float]:
-    """Batch steps per second of REINFORCE.learn on the slow CartPole, over ``updates`` batches from scratch, and
-    the batch-rule ceiling of those batches (see :class:`StopAfter`)."""
-    env = make_env(kind, n_envs, functools.partial(slow_cartpole, work))
+def used_steps_per_second(kind: str, n_envs: int, work: int, updates: int) -> tuple[float, float, float]:
+    """Batch steps per second of REINFORCE.learn on the slow CartPole, over ``updates`` batches from scratch, the
+    batch-rule ceiling of those batches (see :class:`StopAfter`), and the median time an env waited between two
+    of its steps (see :class:`SlowStep`)."""
+    env = make_env(kind, n_envs, functools.partial(slow_cartpole, work), n_workers=n_envs)  # one env a worker
     try:
         model, stop = reinforce(env), StopAfter(updates)
         start = time.perf_counter()
         model.learn(10**9, callback=stop)
-        return stop.used / (time.perf_counter() - start), stop.ceiling
+        speed = stop.used / (time.perf_counter() - start)
+        return speed, stop.ceiling, float(np.median(np.concatenate(env.get_attr("waits"))))
     finally:
         env.close()
 
 
 def env_alone_steps_per_second(kind: str, n_envs: int, work: int, steps: int = 1000) -> float:
     """Env steps per second of the slow CartPole VecEnv stepped with random actions, every env at every step."""
-    env = make_env(kind, n_envs, functools.partial(slow_cartpole, work))
+    env = make_env(kind, n_envs, functools.partial(slow_cartpole, work), n_workers=n_envs)
     try:
         env.reset()
         actions = np.random.default_rng(0).integers(0, 2, size=(max(1, steps // n_envs), n_envs))
@@ -252,15 +263,18 @@ def speedup(
     speeds: dict[tuple[str, int], list[float]] = {(kind, n): [] for kind in kinds for n in workers}
     alone: dict[tuple[str, int], list[float]] = {(kind, n): [] for kind in kinds[:2] for n in workers}
     ceiling: dict[int, float] = {}
+    waits: dict[int, list[float]] = {n: [] for n in workers}
     capacity = []
     for _ in range(repeats):
         capacity.append(parallel_capacity(300 * work))
         for n in workers:
             for kind in kinds:
-                speed, batch_ceiling = used_steps_per_second(kind, n, work, updates)
+                speed, batch_ceiling, wait = used_steps_per_second(kind, n, work, updates)
                 speeds[kind, n].append(speed)
                 if kind == "DummyVecEnv":  # the same batches every time (those of a PausableSubprocVecEnv too)
                     ceiling[n] = batch_ceiling
+                if kind == "PausableSubprocVecEnv":
+                    waits[n].append(wait)
             for kind in kinds[:2]:
                 alone[kind, n].append(env_alone_steps_per_second(kind, n, work))
     median = {key: float(np.median(values)) for key, values in speeds.items()}
@@ -281,6 +295,7 @@ def speedup(
                 f"{alone_speedup[n]:.2f}",
                 f"{ceiling[n]:.2f}",
                 f"{min(n, cores()):.2f}",
+                f"{1e6 * np.median(waits[n]):,.0f}",
             ]
         )
     header = [
@@ -293,6 +308,7 @@ def speedup(
         "speed-up, env alone",
         "batch-rule ceiling",
         "ideal",
+        "worker's wait per step (µs)",
     ]
     text = (
         f"CartPole-v1 + {work:,} units of pure-Python work per step ({step_ms:.2f} ms of CPU), REINFORCE defaults "
@@ -300,7 +316,9 @@ def speedup(
         f"speed-up over the DummyVecEnv with as many envs; env alone: the same for the VecEnv stepped with random "
         f"actions and no policy (every env at every step); batch-rule ceiling: the most that the batches allow "
         f"(each env's steps of a batch in order, on {cores()} cores, at no other cost); "
-        f"ideal: min(workers, {cores()} cores). "
+        f"ideal: min(workers, {cores()} cores); worker's wait per step: the median time from the end of an env's "
+        f"step to the start of its next in PausableSubprocVecEnv's workers (the reply, the main process's turn, "
+        f"the next action's way back). "
         f"The machine meanwhile: {cores()} processes burning in parallel ran {np.median(capacity):.2f} times as fast "
         "as one (the most any VecEnv could reach; less than the cores when other programs use them)\n\n"
         f"{table(header, rows)}"
@@ -373,9 +391,11 @@ def overhead(steps: int, repeats: int) -> str:
         "random actions, DummyVecEnv": lambda: RandomActions(make_env("DummyVecEnv", 8)),
         "random actions, SubprocVecEnv": lambda: RandomActions(make_env("SubprocVecEnv", 8)),
         "REINFORCE, DummyVecEnv": lambda: reinforce(make_env("DummyVecEnv", 8)),
-        "REINFORCE, PausableSubprocVecEnv": lambda: reinforce(make_env("PausableSubprocVecEnv", 8)),
-        f"REINFORCE, PausableSubprocVecEnv(n_workers={cores()})": lambda: reinforce(
-            make_env("PausableSubprocVecEnv", 8, n_workers=cores())
+        f"REINFORCE, PausableSubprocVecEnv ({min(8, cores())} workers)": lambda: reinforce(
+            make_env("PausableSubprocVecEnv", 8)
+        ),
+        "REINFORCE, PausableSubprocVecEnv(n_workers=8)": lambda: reinforce(
+            make_env("PausableSubprocVecEnv", 8, n_workers=8)
         ),
         "A2C, DummyVecEnv": lambda: A2C("MlpPolicy", make_env("DummyVecEnv", 8), seed=0, device="cpu"),
         "A2C, SubprocVecEnv": lambda: A2C("MlpPolicy", make_env("SubprocVecEnv", 8), seed=0, device="cpu"),
@@ -412,7 +432,7 @@ def main(argv: list[str] | None = None) -> None:
     cli.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     cli.add_argument("--waste-steps", type=int_at_least(1), default=20_000, help="env steps per waste run")
     cli.add_argument("--waste-envs", type=int_at_least(1), nargs="+", default=[8, 32], help="waste: numbers of envs")
-    cli.add_argument("--updates", type=int_at_least(1), default=10, help="REINFORCE updates per speed-up run")
+    cli.add_argument("--updates", type=int_at_least(1), default=20, help="REINFORCE updates per speed-up run")
     cli.add_argument("--workers", type=int_at_least(1), nargs="+", default=list(WORKERS), help="speed-up: workers")
     cli.add_argument("--step-ms", type=positive_float, default=1.0, help="speed-up: CPU milliseconds per env step")
     cli.add_argument("--overhead-steps", type=int_at_least(1), default=20_000, help="env steps per overhead run")

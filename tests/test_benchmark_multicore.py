@@ -30,6 +30,7 @@ def test_multicore_benchmark_tables_and_plot(capsys, tmp_path):
         assert float(row[6]) > 0  # env alone
         assert 0 < float(row[7]) <= min(int(row[0]), multicore.cores()) + 1e-9  # the batch rule's ceiling
         assert float(row[8]) == min(int(row[0]), multicore.cores())
+        assert number(row[9]) > 0  # the worker's wait between two steps
     assert plot.read_bytes().startswith(b"\x89PNG")
 
     overhead = rows(overhead_text)

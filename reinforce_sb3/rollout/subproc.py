@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import select
 import traceback
 import warnings
@@ -157,6 +158,11 @@ def _worker(  # one branch per command, as SB3's _worker
         remote.close()
 
 
+def _cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class WorkerError(RuntimeError):
     """An env raised in its worker process, or a worker process died; the message names the env."""
 
@@ -187,8 +193,8 @@ class PausableSubprocVecEnv(VecEnv):
 
     What differs is the transport: observations, actions, rewards and dones go through one block of
     shared memory (numpy views on both sides); the pipe of each worker carries only the commands
-    and the infos. A worker may run several envs (``n_workers`` below ``n_envs``) and steps those it
-    is sent in order, so an env waiting for its action does not hold the others of its worker.
+    and the infos. A worker may run several envs (by default there is one worker per CPU core) and
+    steps those it is sent in order, one message for all of them.
 
     REINFORCE acts while the workers step (:class:`~reinforce_sb3.rollout.overlap.OverlappedRollout`):
     its batches are those of a DummyVecEnv, bit for bit, however the workers are timed.
@@ -197,7 +203,8 @@ class PausableSubprocVecEnv(VecEnv):
     :param start_method: The ``multiprocessing`` start method of the workers: ``"fork"``,
         ``"forkserver"`` or ``"spawn"`` (default: ``"forkserver"`` where available, else ``"spawn"``)
     :param n_workers: The number of worker processes; the envs are shared out in order, as evenly
-        as possible (default: one per env, as SubprocVecEnv)
+        as possible (default: one per CPU core this process may use, at most one per env; SB3's
+        SubprocVecEnv has one per env, which costs more messages than a cheap env's step is worth)
     """
 
     def __init__(
@@ -206,7 +213,7 @@ class PausableSubprocVecEnv(VecEnv):
         n_envs = len(env_fns)
         if n_envs == 0:
             raise ValueError("env_fns: expected at least one function that makes an env, got none")
-        n_workers = n_envs if n_workers is None else check_integer("n_workers", n_workers, high=n_envs)
+        n_workers = min(n_envs, _cores()) if n_workers is None else check_integer("n_workers", n_workers, high=n_envs)
         if start_method is None:
             start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         context = mp.get_context(start_method)
