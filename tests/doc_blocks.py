@@ -114,6 +114,27 @@ def _run(
     return result
 
 
+_MODULES_DRIVER = """
+import runpy, shlex, sys
+for command in sys.argv[1:]:
+    print(f"running: {command}", file=sys.stderr, flush=True)
+    args = shlex.split(command)
+    sys.argv = [args[2], *args[3:]]
+    try:
+        runpy.run_module(args[2], run_name="__main__", alter_sys=True)
+    except SystemExit as stop:
+        if stop.code not in (None, 0):
+            sys.exit(f"failed: {command} exited with {stop.code}")
+"""
+
+
+def run_python_modules(commands: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run several ``python -m module ...`` commands one after the other in one process (one import of torch
+    instead of one each); fail naming the first that fails."""
+    assert all(shlex.split(command)[:2] == ["python", "-m"] for command in commands), commands
+    return _run([PYTHON, "-c", _MODULES_DRIVER, *commands], cwd, timeout=900)
+
+
 def pyproject_value(pattern: str) -> str:
     """The first group of ``pattern`` in pyproject.toml (tomllib is Python 3.11+; the project supports 3.10)."""
     match = re.search(pattern, (ROOT / "pyproject.toml").read_text(), re.S | re.M)

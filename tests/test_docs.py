@@ -28,6 +28,7 @@ from tests.doc_blocks import (
     ROOT,
     SKIP,
     run_python_blocks,
+    run_python_modules,
     run_shell_command,
     with_small_budget,
 )
@@ -246,10 +247,9 @@ def test_results_commands_run_with_small_budgets(tmp_path):
     update_results = _update_results()
     commands = [c for page in PAGES for c in update_results.results_commands(page.read_text())]
     assert commands
-    for command in commands:
-        if command.startswith("python -m benchmarks."):
-            continue  # tests/test_benchmarks.py runs each benchmark with small budgets
-        run_shell_command(with_small_budget(command), tmp_path)
+    # tests/test_benchmarks.py runs each benchmark with small budgets
+    commands = [with_small_budget(command) for command in commands if not command.startswith("python -m benchmarks.")]
+    run_python_modules(commands, tmp_path)
 
 
 def test_hook_makes_sphinx_roles_references_and_keeps_usage_brackets():
