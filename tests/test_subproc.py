@@ -139,3 +139,25 @@ def test_workers_share_out_the_envs_in_order():
 def test_n_workers_must_be_an_integer_from_1_to_the_number_of_envs(n_workers):
     with pytest.raises(ValueError, match=r"n_workers must be an integer in \[1, 5\], got"):
         PausableSubprocVecEnv([lambda: gym.make("CartPole-v1")] * 5, n_workers=n_workers, **FORK)
+
+
+def test_sb3_algorithms_learn_on_it_and_it_renders():
+    """What SB3 asks of a VecEnv: A2C and PPO learn through step_async / step_wait; render gives a DummyVecEnv's
+    frames."""
+    from stable_baselines3 import A2C, PPO
+
+    env = make_vec_env(
+        "CartPole-v1", n_envs=2, seed=0, vec_env_cls=PausableSubprocVecEnv, vec_env_kwargs=FORK,
+        env_kwargs={"render_mode": "rgb_array"},
+    )  # fmt: skip
+    try:
+        for algo in (A2C, PPO):
+            model = algo("MlpPolicy", env, n_steps=16, seed=0, device="cpu")
+            model.learn(64)
+            assert model.num_timesteps == 64
+        reference = make_vec_env("CartPole-v1", n_envs=2, seed=1, env_kwargs={"render_mode": "rgb_array"})
+        env.seed(1)
+        np.testing.assert_array_equal(env.reset(), reference.reset())
+        np.testing.assert_array_equal(env.render(), reference.render())  # the same frames, tiled by SB3
+    finally:
+        env.close()
