@@ -192,6 +192,28 @@ def test_time_to_solve_measures_a_candidate_file(tmp_path):
     assert [step for step, _ in run["evaluations"]] == [500, 1000]
 
 
+def test_time_to_solve_full_budget_trains_on_after_the_first_solve(tmp_path, monkeypatch):
+    """Made-up evaluations (a tiny budget cannot solve CartPole): solved at 500, a dip at 1000, good at the budget."""
+    from benchmarks import cartpole_zoo
+
+    candidate = tmp_path / "candidate.yml"
+    candidate.write_text("CartPole-v1:\n  n_timesteps: 1500\n  policy: 'MlpPolicy'\n  n_episodes: 2\n")
+    scores = {500: 480.0, 1000: 400.0, 1500: 490.0}
+    monkeypatch.setattr(cartpole_zoo, "evaluate", lambda model, env, seed, deterministic: scores[model.num_timesteps])
+    (first,) = time_to_solve.time_to_solve(["reinforce"], [0], eval_freq=500, conf_file=candidate)
+    assert first["steps"] == 500 and first["steps_run"] == 500 and "final" not in first  # stops at the first solve
+    (run,) = time_to_solve.time_to_solve(["reinforce"], [0], eval_freq=500, conf_file=candidate, full_budget=True)
+    assert run["evaluations"] == list(scores.items()) and run["steps_run"] == 1500
+    assert run["steps"] == 500 and run["final"] == 490.0  # the first solve is kept; the score at the budget is the last
+    assert 0 < run["seconds"] <= run["train_seconds"]  # training seconds to the first solve
+    header = time_to_solve.format_table([run]).splitlines()[0]
+    assert header.endswith("| ≥ 475 at the budget | score at the budget [95% CI] | evaluations after the solve < 475 |")
+    assert rows(time_to_solve.format_table([run]))[0][4:6] == ["1/1", "500"]
+    assert rows(time_to_solve.format_table([run]))[0][10:] == ["1/1", "490.0", "1/2; per seed 0.50"]
+    with pytest.raises(ValueError, match="full_budget: the peers stop at the first solve, pytorch_example"):
+        time_to_solve.time_to_solve(["reinforce", "pytorch_example"], [0], full_budget=True)
+
+
 def test_tune_workers_trials_are_the_shipped_cartpole_entry():
     import yaml
 
