@@ -341,7 +341,7 @@ def plot_speedup(
     """Speed-up over the DummyVecEnv against the number of workers, with the ideal line and the machine's capacity."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(5, 3.5), layout="constrained")
+    figure = Figure(figsize=(7.5, 3.5), layout="constrained")
     axes = figure.add_subplot()
     for kind, label in (
         ("PausableSubprocVecEnv", "PausableSubprocVecEnv (acting while stepping)"),
@@ -362,7 +362,7 @@ def plot_speedup(
         title=f"REINFORCE, CartPole with {step_ms:.2f} ms of CPU per step",
     )
     axes.minorticks_off()
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the plot: no line hidden
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
 
