@@ -17,6 +17,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 from reinforce_sb3 import REINFORCE
 from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv, WorkerError
 from tests.helpers import FORK, flat
+from tests.sb3.helpers import StopAt
 
 
 class Jitter(gym.Wrapper):
@@ -101,17 +102,6 @@ def test_box_actions_and_a_squashed_gaussian_are_drawn_as_a_dummy_vec_env_draws_
         model, _ = learn(env, 10, n_episodes=5, policy_kwargs={"squash_output": True})
         parameters.append(flat(model.policy.parameters()))
     assert th.equal(*parameters)
-
-
-class StopAt(BaseCallback):
-    """Stops learn() at its ``calls``-th step (mid-batch)."""
-
-    def __init__(self, calls: int) -> None:
-        super().__init__()
-        self.calls = calls
-
-    def _on_step(self) -> bool:
-        return self.n_calls < self.calls
 
 
 def test_learn_stopped_by_its_budget_or_a_callback_goes_on_with_every_step_counted():

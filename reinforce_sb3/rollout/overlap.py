@@ -335,8 +335,7 @@ class OverlappedRollout:
         """The next step of the envs' clocks, if every env has passed it."""
         from reinforce_sb3.rollout.collector import RolloutStep
 
-        running = self.clock[~self.paused]
-        if self.emitted not in self.steps or (len(running) and self.emitted >= running.min()):
+        if not self._emit_pending():
             return None
         record = self.steps.pop(self.emitted)
         self.taken.pop(self.emitted)
@@ -393,6 +392,7 @@ class OverlappedRollout:
             self._drain()
 
     def _emit_pending(self) -> bool:
+        """Whether every env has passed the next step to hand on (the paused ones wait for the next batch)."""
         running = self.clock[~self.paused]
         return self.emitted in self.steps and (not len(running) or self.emitted < running.min())
 
