@@ -15,6 +15,8 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
 from reinforce_sb3 import REINFORCE
+from reinforce_sb3.rollout import overlap
+from reinforce_sb3.rollout.overlap import RUN_LENGTH
 from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv, WorkerError
 from tests.helpers import FORK, flat
 from tests.sb3.helpers import StopAt
@@ -79,17 +81,26 @@ def learn(env: Any, updates: int, **kwargs: Any) -> tuple[REINFORCE, StepLog]:
 
 
 @pytest.mark.parametrize(
-    "vec_env, n_workers",
-    [("PausableSubprocVecEnv", None), ("PausableSubprocVecEnv", 2), ("VecMonitor(PausableSubprocVecEnv)", 3)],
+    "vec_env, n_workers, run_length",
+    [
+        ("PausableSubprocVecEnv", None, RUN_LENGTH),
+        ("PausableSubprocVecEnv", 2, RUN_LENGTH),
+        ("PausableSubprocVecEnv", 2, 1),  # a run is a single step
+        ("PausableSubprocVecEnv", 3, 5),  # most episodes take several runs
+        ("VecMonitor(PausableSubprocVecEnv)", 3, RUN_LENGTH),
+    ],
 )
-def test_batches_and_callbacks_are_those_of_a_dummy_vec_env_however_the_workers_are_timed(vec_env, n_workers):
+def test_batches_and_callbacks_are_those_of_a_dummy_vec_env_however_the_workers_are_timed(
+    vec_env, n_workers, run_length, monkeypatch
+):
     """4 envs, 6 episodes per batch (envs start several episodes, the batch's end waits for a late one), workers
-    that finish in random order: the parameters after 12 updates and every step the callbacks saw are the
-    DummyVecEnv's, bit for bit."""
+    that finish in random order and choose their envs' actions themselves, in runs of any length: the parameters
+    after 12 updates and every step the callbacks saw are the DummyVecEnv's, bit for bit."""
+    monkeypatch.setattr(overlap, "RUN_LENGTH", run_length)
     env_fn = jittery("CartPole-v1")
     reference, reference_log = learn(make(env_fn, 4, "DummyVecEnv"), 12, n_episodes=6)
     model, log = learn(make(env_fn, 4, vec_env, n_workers=n_workers), 12, n_episodes=6)
-    assert model.collector._overlap is not None  # the overlapped route ran
+    assert model.collector._overlap is not None and model.collector._overlap.runs  # the workers acted
     assert th.equal(flat(model.policy.parameters()), flat(reference.policy.parameters()))
     assert log.steps == reference_log.steps
     assert model.num_timesteps == reference.num_timesteps

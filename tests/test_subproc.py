@@ -7,8 +7,10 @@ import pytest
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import SubprocVecEnv
 
+from reinforce_sb3 import REINFORCE
+from reinforce_sb3.rollout.numpy_actor import EnvActions, NumpyActor
 from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv
-from tests.envs import DictObsEnv
+from tests.envs import DictObsEnv, PoisonedEnv
 from tests.helpers import FORK, assert_same_step
 
 
@@ -159,5 +161,86 @@ def test_sb3_algorithms_learn_on_it_and_it_renders():
         env.seed(1)
         np.testing.assert_array_equal(env.reset(), reference.reset())
         np.testing.assert_array_equal(env.render(), reference.render())  # the same frames, tiled by SB3
+    finally:
+        env.close()
+
+
+def _actor(env: PausableSubprocVecEnv) -> tuple[NumpyActor, EnvActions]:
+    model = REINFORCE("MlpPolicy", env, seed=0, device="cpu")
+    actor = NumpyActor.from_policy(model.policy)  # type: ignore[arg-type]
+    assert actor is not None
+    return actor, EnvActions(env.action_space, squash=False)
+
+
+def test_a_run_takes_the_steps_the_main_process_would_choose_and_stops_at_the_episode_end():
+    """Workers choosing the actions (runs of 2 envs on one worker, 1 on another) take the steps that the main process
+    takes when it chooses them on every env's observation and sends them one at a time."""
+    reference, env = make(3, n_workers=3), make(3, n_workers=2)
+    try:
+        np.testing.assert_array_equal(reference.reset(), env.reset())
+        actor, env_actions = _actor(env)
+        env.set_actor(actor, env_actions)
+        noises = [np.random.default_rng(env_idx).random((length, 1)) for env_idx, length in enumerate((40, 3, 40))]
+        env.run([2, 0, 1], [noises[2], noises[0], noises[1]])
+        runs = {}
+        while env.stepping.any():
+            result = env.recv()
+            assert not len(result.envs)  # no single steps in flight
+            runs.update({run.env: run for run in result.runs})
+        obs = reference._last_obs()
+        for env_idx, run in sorted(runs.items()):
+            for k in range(len(run.rewards)):  # the main process's way: all rows, then this env's action
+                noise = np.zeros((3, 1))
+                noise[env_idx] = noises[env_idx][k]
+                actions = actor.sampler.from_noise(actor.action_parameters(obs), noise)
+                reference.send(env_actions(actions)[[env_idx]], np.array([env_idx]))
+                step = reference.recv()
+                assert run.actions[k] == actions[env_idx] and run.clipped[k] == actions[env_idx]
+                ran = (run.new_obs[k : k + 1], run.rewards[k : k + 1], run.dones[k : k + 1], run.infos[k : k + 1])
+                assert_same_step(ran, step[1:5])
+                obs = reference._last_obs()
+        assert len(runs[1].rewards) == 3  # its noise was used up
+        for env_idx in (0, 2):  # each ran to the end of its first episode, which a fresh CartPole does within 40 steps
+            assert runs[env_idx].dones[-1] and not runs[env_idx].dones[:-1].any()
+            assert runs[env_idx].reset_info is not None and env.reset_infos[env_idx] == runs[env_idx].reset_info
+        np.testing.assert_array_equal(env._last_obs(), reference._last_obs())
+    finally:
+        reference.close()
+        env.close()
+
+
+def test_a_run_halted_or_on_a_non_finite_observation_takes_no_step():
+    env = PausableSubprocVecEnv([lambda: PoisonedEnv(100, where="reset"), lambda: PoisonedEnv(100)], **FORK)
+    try:
+        env.reset()
+        env.set_actor(*_actor(env))
+        env.halt(True)
+        env.run([1], [np.zeros((5, 1))])
+        assert [len(run.rewards) for run in env.recv().runs] == [0]
+        env.halt(False)
+        env.run([0, 1], [np.zeros((5, 1))] * 2)
+        lengths = {}
+        while env.stepping.any():
+            lengths.update({run.env: len(run.rewards) for run in env.recv().runs})
+        assert lengths == {0: 0, 1: 5}  # env 0's observation is NaN: no action is chosen on it
+        assert env.get_attr("t") == [0, 5] and env.get_attr("acted_on_bad") == [0, 0]
+    finally:
+        env.close()
+
+
+def test_run_needs_array_observations_and_no_step_in_flight():
+    env = PausableSubprocVecEnv([DictObsEnv, DictObsEnv], **FORK)
+    try:
+        env.reset()
+        with pytest.raises(RuntimeError, match="run\\(\\) needs array observations"):
+            env.run([0], [np.zeros((2, 1))])
+    finally:
+        env.close()
+    env = make(2)
+    try:
+        env.reset()
+        env.send(np.zeros(1, dtype=np.int64), np.array([1]))
+        with pytest.raises(RuntimeError, match=r"envs \[1\] are already stepping"):
+            env.run([0, 1], [np.zeros((2, 1))] * 2)
     finally:
         env.close()

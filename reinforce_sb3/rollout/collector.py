@@ -16,7 +16,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 
 from reinforce_sb3.buffer import EpisodeBuffer
 from reinforce_sb3.policies import REINFORCEPolicy
-from reinforce_sb3.rollout.numpy_actor import ActionSampler, NumpyActor
+from reinforce_sb3.rollout.numpy_actor import ActionSampler, EnvActions, NumpyActor
 from reinforce_sb3.rollout.overlap import OverlappedRollout
 from reinforce_sb3.rollout.vec_step import can_pause, overlap_chain, step_active, time_limit_truncations
 
@@ -74,13 +74,13 @@ class EpisodeCollector:
         self.buffer = EpisodeBuffer(observation_space, action_space, n_envs)
         self.n_envs = n_envs
         self.n_episodes = n_episodes
-        self.box = action_space if isinstance(action_space, spaces.Box) else None
+        self.action_space = action_space
+        self.env_actions = EnvActions(action_space, squash=False)
         self.in_batch = np.zeros(n_envs, dtype=bool)
         self.n_started = 0
         self.n_done = 0
         self.steps_taken = 0
         self.policy: BasePolicy | None = None
-        self.squash = False
         self.actor: NumpyActor | None = None
         self.sampler: ActionSampler | None = None
         self.rng = np.random.default_rng()
@@ -105,7 +105,7 @@ class EpisodeCollector:
         self.n_started = self.n_done = self.steps_taken = 0
         self._join(np.flatnonzero(episode_starts))
         self.policy = policy
-        self.squash = self.box is not None and policy.squash_output
+        self.env_actions = EnvActions(self.action_space, squash=policy.squash_output)
         self.sampler = self.actor = None
         if isinstance(policy, REINFORCEPolicy):
             self.sampler = ActionSampler.from_policy(policy)
@@ -166,15 +166,11 @@ class EpisodeCollector:
 
     def to_env_actions(self, actions: np.ndarray) -> np.ndarray:
         """
-        The actions the envs receive. The log-probability is that of the Gaussian sample; the env
-        receives it clipped to the action space (a squashed sample, in (-1, 1): rescaled to the
-        bounds as SB3 does, the clip only catching rounding). Other actions go as they are.
+        The actions the envs receive (:class:`~reinforce_sb3.rollout.numpy_actor.EnvActions`). The
+        log-probability is that of the Gaussian sample; the env receives it clipped to the action
+        space (a squashed sample, in (-1, 1): rescaled to the bounds as SB3 does).
         """
-        if self.box is None:
-            return actions
-        box_actions = self.policy.unscale_action(actions) if self.squash else actions  # type: ignore[union-attr]  # start_batch sets the policy
-        clipped: np.ndarray = np.clip(box_actions, self.box.low, self.box.high)
-        return clipped
+        return self.env_actions(actions)
 
     def overlapped(
         self, env: VecEnv, obs: VecEnvObs, episode_starts: np.ndarray, budget: Callable[[], int | None]

@@ -132,6 +132,29 @@ class ActionSampler:
         return actions.reshape((-1, *self.action_shape))
 
 
+class EnvActions:
+    """
+    The actions the envs receive, from those the sampler drew: Box actions clipped to the action
+    space (a squashed sample, in (-1, 1), rescaled to the bounds first, as SB3's
+    ``unscale_action`` does, the clip only catching rounding); other actions as they are.
+
+    :param action_space: The envs' action space
+    :param squash: Whether the policy squashes its Gaussian samples (``squash_output``)
+    """
+
+    def __init__(self, action_space: spaces.Space[Any], squash: bool) -> None:
+        self.box = action_space if isinstance(action_space, spaces.Box) else None
+        self.squash = squash and self.box is not None
+
+    def __call__(self, actions: np.ndarray) -> np.ndarray:
+        if self.box is None:
+            return actions
+        low, high = self.box.low, self.box.high
+        box_actions = low + (0.5 * (actions + 1.0) * (high - low)) if self.squash else actions
+        clipped: np.ndarray = np.clip(box_actions, low, high)
+        return clipped
+
+
 class NumpyActor:
     """
     The actor of a :class:`~reinforce_sb3.policies.REINFORCEPolicy` (features, hidden layers,

@@ -1,22 +1,33 @@
-"""The rollout while the workers step: each env is handed its next action as soon as its own step is in.
+"""The rollout while the workers step: the workers choose their envs' actions, and report back in runs.
 
 With :class:`~reinforce_sb3.rollout.subproc.PausableSubprocVecEnv`, the collector does not wait for
-the slowest env at every step. Each env keeps its own clock, the number of steps it has taken in
-the batch, and the batch is defined on those clocks exactly as the lockstep rollout defines it on
-the shared step count: the first ``n_episodes`` episodes to start, ordered by (start step, env
-index). An env at the start of an episode joins the batch as soon as that order is settled (for
-most starts at once; near the end of a batch it may wait for an env whose clock is behind), and
+the slowest env at every step, and an env running a batch episode does not wait for the main
+process at all: the parameters do not change during a batch, so each worker gets a numpy copy of
+the policy at the start of the batch and steps such an env on its own (a *run*: up to
+:data:`RUN_LENGTH` steps, or to the end of its episode), drawing each action from the rows of the
+random stream the main process sent with the run, computed on a matrix with a row per env as the
+main process computes it, so that every action is the same to the bit. Policies without a numpy
+copy (a torch features extractor, Dict observations, a GPU) get each action from the main
+process instead, as soon as their env's last step is in.
+
+Each env keeps its own clock, the number of steps it has taken in the batch, and the batch is
+defined on those clocks exactly as the lockstep rollout defines it on the shared step count: the
+first ``n_episodes`` episodes to start, ordered by (start step, env index). An env at the start of
+an episode joins the batch as soon as that order is settled (for most starts at once; else it may
+wait for an env whose clock is behind, and an env in a run behind it says when it gets there), and
 the actions of an env's ``t``-th step come from row ``t`` of the same random stream. So the batch
 is the one a DummyVecEnv gives, bit for bit, whoever finishes first.
 
 Callbacks see the same steps too: the step ``t`` of every env is handed to ``on_step`` once every
 env has passed it, with the observations, rewards, dones and infos that the lockstep rollout
 gives. The step budget of ``learn()`` is kept the same way: an env takes step ``t`` only if the
-lockstep rollout would.
+lockstep rollout would (near the end of the budget, the envs take single steps again). A callback
+that stops ``learn()`` halts the runs before their next step.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -27,7 +38,7 @@ from stable_baselines3.common.vec_env import VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 from reinforce_sb3.policies import REINFORCEPolicy
-from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv, WorkerError
+from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv, Run, WorkerError
 from reinforce_sb3.rollout.vec_step import Finisher, time_limit_truncations
 
 if TYPE_CHECKING:
@@ -36,6 +47,9 @@ if TYPE_CHECKING:
 
 Obs = np.ndarray | dict[str, np.ndarray]
 """The observations of several envs (no Tuple observation spaces here)."""
+
+RUN_LENGTH = 32
+"""The most steps an env takes on its own before its worker reports (:meth:`PausableSubprocVecEnv.run`)."""
 
 
 def _rows(obs: Obs, rows: np.ndarray) -> Obs:
@@ -85,18 +99,16 @@ class _Incoming(NamedTuple):
     new_obs: Obs
 
 
-class _Step:
-    """What the envs did at one step of their clocks, gathered until every env has passed it."""
+class _Segment(NamedTuple):
+    """Consecutive steps of one env, from step ``start`` of its clock, kept until the callbacks have seen them."""
 
-    def __init__(self, n_envs: int, actions: np.ndarray, clipped: np.ndarray) -> None:
-        self.active = np.zeros(n_envs, dtype=bool)
-        self.rewards = np.zeros(n_envs, dtype=np.float64)
-        self.dones = np.zeros(n_envs, dtype=bool)
-        self.infos: list[dict[str, Any]] = [{} for _ in range(n_envs)]
-        self.obs: list[tuple[np.ndarray, Obs]] = []
-        """The observations after this step: (envs, their rows), as they came in."""
-        self.actions = np.zeros_like(actions)
-        self.clipped = np.zeros_like(clipped)
+    start: int
+    actions: np.ndarray
+    clipped: np.ndarray
+    rewards: np.ndarray
+    dones: np.ndarray
+    infos: list[dict[str, Any]]
+    new_obs: Obs
 
 
 class OverlappedRollout:
@@ -134,11 +146,16 @@ class OverlappedRollout:
         """A new batch: the collector has just decided which envs at the start of an episode join it."""
         collector = self.collector
         self.clock = np.zeros(self.n_envs, dtype=np.int64)
+        self.passed = np.zeros(self.n_envs, dtype=np.int64)
+        """The step of its clock each env is known to have reached without ending its episode: its clock, or
+        further for an env in a run that has said how far it got (:meth:`PausableSubprocVecEnv.notify`)."""
         self.flying = np.zeros(self.n_envs, dtype=bool)
+        self.in_run = np.zeros(self.n_envs, dtype=bool)
         self.paused = self.at_start & ~collector.in_batch  # no place left for them in this batch
         self.undecided = np.zeros(self.n_envs, dtype=bool)
         self.joins: list[tuple[int, int]] = [(0, int(i)) for i in np.flatnonzero(collector.in_batch)]
-        self.steps: dict[int, _Step] = {}
+        self.segments: list[deque[_Segment]] = [deque() for _ in range(self.n_envs)]
+        """Each env's steps received and not yet handed to the callbacks, in order."""
         self.taken: dict[int, int] = {}  # the steps received at each step of the clocks not yet handed on
         self.emitted = 0  # the steps of every env's clock before this one have gone to the callbacks
         self.emitted_obs = _copy(self.obs)
@@ -147,6 +164,10 @@ class OverlappedRollout:
         stored = collector.buffer.arrays["actions"]
         self.actions = np.zeros((self.n_envs, *stored.shape[2:]), dtype=stored.dtype)
         self.clipped: np.ndarray | None = None
+        self.runs = collector.actor is not None and self.base.can_run
+        if self.runs:
+            assert collector.actor is not None  # for mypy: just checked
+            self.base.set_actor(collector.actor, collector.env_actions)
 
     # --- the batch rule on the envs' clocks
 
@@ -157,7 +178,7 @@ class OverlappedRollout:
         for j in np.flatnonzero(~self.paused):
             if j == env_idx:
                 continue
-            c = int(self.clock[j])
+            c = int(self.passed[j])
             last = t if (same_step or j < env_idx) else t - 1
             if self.undecided[j] and c <= last:
                 total += 1
@@ -214,30 +235,66 @@ class OverlappedRollout:
             for env_idx in np.flatnonzero(self.undecided & ~self.flying):
                 settled |= self._decide_start(int(env_idx))
         ready = []
+        waiting = [int(self.clock[i]) for i in np.flatnonzero(self.undecided & ~self.flying)]
         for env_idx in np.flatnonzero(~self.flying & ~self.paused & ~self.undecided):
             i = int(env_idx)
             if not self.collector.in_batch[i]:
                 go_on = self._may_go_on(i)
                 if go_on is None:
+                    waiting.append(int(self.clock[i]))
                     continue
                 if not go_on:
                     self.paused[i] = True
                     continue
             if self._within_budget(i, budget):
                 ready.append(i)
+        if waiting:  # the envs in a run behind them say when they get there, so that this is settled at once
+            behind = np.flatnonzero(self.in_run & (self.passed < min(waiting)))
+            for j in behind.tolist():
+                self.base.notify(j, min(waiting) - int(self.clock[j]))
         return np.array(ready, dtype=np.int64)
 
     # --- acting, receiving, and handing the steps on
 
-    def _act(self, envs: np.ndarray) -> None:
-        """Draw the actions of ``envs``, each at its own step, and send them to their workers."""
+    def _draw(self, last: int) -> None:
+        """Draw the random stream up to row ``last``, row by row, as the lockstep rollout draws it (a row drawn
+        for a step no env takes is never used: the generator is seeded anew at every batch)."""
         collector = self.collector
-        collector._check_finite(self.obs)
         sampler = collector.sampler
         assert sampler is not None  # overlapped() checks it
-        while self.drawn <= max(self.clock[envs]):  # the stream is drawn step by step, as the lockstep rollout does
+        while self.drawn <= last:
             self.noise[self.drawn] = sampler.noise(collector.rng, self.n_envs)
             self.drawn += 1
+
+    def _may_run(self, env_idx: int, budget: int | None) -> bool:
+        """Whether env ``env_idx`` may take its next :data:`RUN_LENGTH` steps on its own: it is running a batch
+        episode (which runs to its end whatever the other envs do), and every step that the run may take is
+        one the lockstep rollout takes within ``budget``."""
+        if not (self.runs and self.collector.in_batch[env_idx]):
+            return False
+        last = int(self.clock[env_idx]) + RUN_LENGTH
+        return budget is None or budget > self.n_envs * (max(last, int(self.clock.max())) - self.emitted + 1)
+
+    def _act(self, envs: np.ndarray, budget: int | None) -> None:
+        """Draw the actions of ``envs``, each at its own step, and send them to their workers; the envs that may
+        run on their own get the rows of their next steps instead."""
+        collector = self.collector
+        collector._check_finite(self.obs)
+        running = [env_idx for env_idx in envs.tolist() if self._may_run(env_idx, budget)]
+        if running:
+            self._draw(int(self.clock[running].max()) + RUN_LENGTH - 1)
+            noises = []
+            for env_idx in running:
+                t = int(self.clock[env_idx])
+                noises.append(np.stack([self.noise[t + k][env_idx] for k in range(RUN_LENGTH)]))
+            self.base.run(running, noises)
+            self.flying[running] = self.in_run[running] = True
+            if len(running) == len(envs):
+                return
+            envs = envs[~np.isin(envs, running)]
+        sampler = collector.sampler
+        assert sampler is not None  # overlapped() checks it
+        self._draw(int(max(self.clock[envs])))
         clocks = self.clock[envs]
         if clocks.min() == clocks.max():  # the common case: they are at the same step
             noise = self.noise[int(clocks[0])]
@@ -263,12 +320,69 @@ class OverlappedRollout:
         self.base.send(clipped[envs], envs)
         self.flying[envs] = True
 
-    def _receive(self) -> _Incoming:
+    def _receive(self) -> list[_Incoming]:
         """Receive the steps that are in (waiting for at least one), and update what the batch rule needs; the
         buffer and the callbacks' records are written by :meth:`_record`, after the next actions are sent."""
         result = self.base.recv()
-        envs = result.envs
-        new_obs, rewards, dones, infos = _checked(result.obs), result.rewards, result.dones, result.infos
+        for env_idx, steps in result.progress.items():
+            if self.in_run[env_idx]:
+                self.passed[env_idx] = max(int(self.passed[env_idx]), int(self.clock[env_idx]) + steps)
+        incoming = []
+        if len(result.envs):
+            incoming.append(self._take(result.envs, _checked(result.obs), result.rewards, result.dones, result.infos))
+        for run in result.runs:
+            self.flying[run.env] = self.in_run[run.env] = False  # also if it took no step (halted, not finite)
+            if not len(run.rewards):
+                continue
+            if self.clipped is None:
+                self.clipped = np.zeros((self.n_envs, *run.clipped.shape[1:]), dtype=run.clipped.dtype)
+            if not self.wrappers:
+                incoming.append(self._take_run(run))
+                continue
+            envs = np.array([run.env])
+            for k in range(len(run.rewards)):  # the wrappers see its steps one at a time, in order
+                self.actions[run.env] = run.actions[k]
+                self.clipped[run.env] = run.clipped[k]
+                step = slice(k, k + 1)
+                incoming.append(
+                    self._take(envs, run.new_obs[step], run.rewards[step], run.dones[step], run.infos[step])
+                )
+        return incoming
+
+    def _take_run(self, run: Run) -> _Incoming:
+        """The steps of a run (no wrappers to see them), as :meth:`_take` takes single steps; only its last step
+        may end an episode."""
+        env_idx, n = run.env, len(run.rewards)
+        assert isinstance(self.obs, np.ndarray)  # runs exist for array observations only
+        t = int(self.clock[env_idx])
+        collector = self.collector
+        truncated = time_limit_truncations(run.dones, run.infos)
+        starts = np.zeros(n, dtype=bool)
+        starts[0] = self.at_start[env_idx]
+        obs = np.concatenate([self.obs[env_idx : env_idx + 1], run.new_obs[:-1]])  # what each action was chosen on
+        incoming = _Incoming(
+            np.full(n, env_idx), np.arange(t, t + n), obs,
+            run.actions, run.clipped, starts, np.full(n, collector.in_batch[env_idx]), run.rewards, run.dones,
+            np.zeros(n, dtype=bool) if truncated is None else truncated, run.infos, run.new_obs,
+        )  # fmt: skip
+        self.obs[env_idx] = run.new_obs[-1]
+        for step in range(t, t + n):
+            self.taken[step] = self.taken.get(step, 0) + 1
+        self.clock[env_idx] += n
+        self.passed[env_idx] = self.clock[env_idx]
+        collector.steps_taken += n
+        done = bool(run.dones[-1])
+        self.at_start[env_idx] = done
+        if done:
+            collector.n_done += int(collector.in_batch[env_idx])
+            collector.in_batch[env_idx] = False
+            self.undecided[env_idx] = True
+        return incoming
+
+    def _take(
+        self, envs: np.ndarray, new_obs: Obs, rewards: np.ndarray, dones: np.ndarray, infos: list[dict[str, Any]]
+    ) -> _Incoming:
+        """One step of each env in ``envs``: the wrappers' view of it, and what the batch rule needs."""
         if self.wrappers:  # the wrappers finish a step of every env, the others not stepped
             mask = np.zeros(self.n_envs, dtype=bool)
             mask[envs] = True
@@ -298,6 +412,7 @@ class OverlappedRollout:
         for t in incoming.clocks.tolist():
             self.taken[t] = self.taken.get(t, 0) + 1
         self.clock[envs] += 1
+        self.passed[envs] = self.clock[envs]
         self.flying[envs] = False
         collector.steps_taken += len(envs)
         self.at_start[envs] = dones
@@ -309,27 +424,37 @@ class OverlappedRollout:
         return incoming
 
     def _record(self, incoming: _Incoming) -> None:
-        """Write received steps into the buffer and into the records of their steps, for the callbacks."""
+        """Write received steps into the buffer and into each env's segments, for the callbacks."""
         envs, clocks = incoming.envs, incoming.clocks
         self.collector.buffer.add_at(
             clocks, envs, incoming.obs, incoming.actions, incoming.rewards, incoming.episode_starts, incoming.dones,
             incoming.in_batch, incoming.truncated,
         )  # fmt: skip
-        for t in np.unique(clocks).tolist() if clocks.min() != clocks.max() else [int(clocks[0])]:
-            at_t = clocks == t
-            stepped = envs[at_t]
-            record = self.steps.get(t)
-            if record is None:
-                record = self.steps[t] = _Step(self.n_envs, self.actions, self.clipped)  # type: ignore[arg-type]  # set by _act
-            record.active[stepped] = True
-            record.rewards[stepped] = incoming.rewards[at_t]
-            record.dones[stepped] = incoming.dones[at_t]
-            for env_idx, info, here in zip(envs.tolist(), incoming.infos, at_t.tolist(), strict=True):
-                if here:
-                    record.infos[env_idx] = info
-            record.actions[stepped] = incoming.actions[at_t]
-            record.clipped[stepped] = incoming.clipped[at_t]
-            record.obs.append((stepped, _rows(incoming.new_obs, np.flatnonzero(at_t))))
+        if envs[0] == envs[-1] and len(envs) > 1:  # a run: one env's consecutive steps
+            self.segments[int(envs[0])].append(
+                _Segment(
+                    int(clocks[0]),
+                    incoming.actions,
+                    incoming.clipped,
+                    incoming.rewards,
+                    incoming.dones,
+                    incoming.infos,
+                    incoming.new_obs,
+                )
+            )
+            return
+        for k, env_idx in enumerate(envs.tolist()):  # single steps of different envs
+            self.segments[env_idx].append(
+                _Segment(
+                    int(clocks[k]),
+                    incoming.actions[k : k + 1],
+                    incoming.clipped[k : k + 1],
+                    incoming.rewards[k : k + 1],
+                    incoming.dones[k : k + 1],
+                    incoming.infos[k : k + 1],
+                    _rows(incoming.new_obs, np.array([k])),
+                )
+            )
 
     def _emit(self) -> RolloutStep | None:
         """The next step of the envs' clocks, if every env has passed it."""
@@ -337,21 +462,36 @@ class OverlappedRollout:
 
         if not self._emit_pending():
             return None
-        record = self.steps.pop(self.emitted)
-        self.taken.pop(self.emitted)
-        self.noise.pop(self.emitted, None)
+        t = self.emitted
+        assert self.clipped is not None  # set by the first steps received
+        actions, clipped = np.zeros_like(self.actions), np.zeros_like(self.clipped)
+        rewards = np.zeros(self.n_envs, dtype=np.float64)
+        dones = np.zeros(self.n_envs, dtype=bool)
+        active = np.zeros(self.n_envs, dtype=bool)
+        infos: list[dict[str, Any]] = [{} for _ in range(self.n_envs)]
+        emitted_obs = self.emitted_obs
+        for env_idx, segments in enumerate(self.segments):
+            if not segments or segments[0].start > t:
+                continue
+            segment = segments[0]
+            k = t - segment.start
+            active[env_idx] = True
+            actions[env_idx], clipped[env_idx] = segment.actions[k], segment.clipped[k]
+            rewards[env_idx], dones[env_idx], infos[env_idx] = segment.rewards[k], segment.dones[k], segment.infos[k]
+            if isinstance(emitted_obs, dict):
+                assert isinstance(segment.new_obs, dict)  # for mypy: the same space
+                for key, rows in emitted_obs.items():
+                    rows[env_idx] = segment.new_obs[key][k]
+            else:
+                assert isinstance(segment.new_obs, np.ndarray)  # for mypy: the same space
+                emitted_obs[env_idx] = segment.new_obs[k]
+            if k == len(segment.rewards) - 1:
+                segments.popleft()
+        self.taken.pop(t)
+        self.noise.pop(t, None)
         self.emitted += 1
-        for envs, obs in record.obs:
-            _set_rows(self.emitted_obs, envs, obs)
         return RolloutStep(
-            record.actions,
-            record.clipped,
-            _copy(self.emitted_obs),
-            record.rewards,
-            record.dones,
-            record.infos,
-            record.active,
-            int(record.active.sum()),
+            actions, clipped, _copy(self.emitted_obs), rewards, dones, infos, active, int(np.count_nonzero(active))
         )
 
     def run(self, budget: Callable[[], int | None]) -> Generator[RolloutStep, None, None]:
@@ -360,14 +500,16 @@ class OverlappedRollout:
         batch is complete and every step has been yielded, or when ``budget()`` (the steps left) is 0.
         Steps still in flight when the caller stops are received and kept for the next call.
         """
-        incoming: _Incoming | None = None
+        incoming: list[_Incoming] | None = None
         try:
             while True:
-                ready = self._ready(budget())
+                left = budget()
+                ready = self._ready(left)
                 if len(ready):  # first, so that the workers wait as little as possible
-                    self._act(ready)
+                    self._act(ready, left)
                 if incoming is not None:
-                    self._record(incoming)
+                    for steps in incoming:
+                        self._record(steps)
                     incoming = None
                 step = self._emit()
                 while step is not None:
@@ -376,7 +518,7 @@ class OverlappedRollout:
                     if left is not None and left <= 0:
                         return
                     step = self._emit()
-                if self.collector.complete and not self.steps and not self.flying.any():
+                if self.collector.complete and not any(self.segments) and not self.flying.any():
                     return
                 if not self.flying.any():
                     if self._emit_pending() or len(self._ready(budget())):
@@ -388,18 +530,25 @@ class OverlappedRollout:
                 incoming = self._receive()
         finally:
             if incoming is not None:
-                self._record(incoming)
+                for steps in incoming:
+                    self._record(steps)
             self._drain()
 
     def _emit_pending(self) -> bool:
         """Whether every env has passed the next step to hand on (the paused ones wait for the next batch)."""
         running = self.clock[~self.paused]
-        return self.emitted in self.steps and (not len(running) or self.emitted < running.min())
+        return any(segments and segments[0].start <= self.emitted for segments in self.segments) and (
+            not len(running) or self.emitted < running.min()
+        )
 
     def _drain(self) -> None:
         """Receive the steps in flight (they stay in the batch, for the callbacks of the next call)."""
+        self.base.halt(True)  # runs stop before their next step
         try:
             while self.flying.any():
-                self._record(self._receive())
+                for steps in self._receive():
+                    self._record(steps)
         except WorkerError:
             self.flying[:] = False
+        finally:
+            self.base.halt(False)

@@ -29,13 +29,15 @@ from stable_baselines3.common.vec_env.patch_gym import _patch_env
 from stable_baselines3.common.vec_env.util import dict_to_obs, obs_space_info
 
 from gym_pgtoy.validation import check_integer
+from reinforce_sb3.rollout.numpy_actor import EnvActions, NumpyActor
 
 Layout = dict[str, tuple[int, tuple[int, ...], str]]
 """Where each array lives in the shared block: name -> (byte offset, shape, dtype)."""
 
 
 def _layout(observation_space: spaces.Space[Any], action_space: spaces.Space[Any], n_envs: int) -> tuple[Layout, int]:
-    """The shared arrays (one row per env: each observation key, the action, the reward, done) and the block's size."""
+    """The shared arrays (one row per env: each observation key, the action, the reward, done, halt) and the
+    block's size."""
     keys, shapes, dtypes = obs_space_info(observation_space)
     arrays = [(f"obs:{key}", shapes[key], np.dtype(dtypes[key])) for key in keys]
     action_dtype = np.dtype(action_space.dtype if action_space.dtype is not None else np.float32)
@@ -43,6 +45,8 @@ def _layout(observation_space: spaces.Space[Any], action_space: spaces.Space[Any
         ("actions", action_space.shape or (), action_dtype),
         ("rewards", (), np.dtype(np.float64)),
         ("dones", (), np.dtype(bool)),
+        ("halt", (), np.dtype(bool)),  # set by the main process: the env's run stops before its next step
+        ("notify", (), np.dtype(np.int64)),  # set by the main process: report when the run has taken this many steps
     ]
     layout: Layout = {}
     offset = 0
@@ -69,10 +73,119 @@ def _write_obs(views: dict[str, np.ndarray], keys: list[str | None], env_idx: in
         views[f"obs:{key}"][env_idx] = obs if key is None else obs[key]
 
 
+def _step(env: gym.Env, views: dict[str, np.ndarray], env_idx: int) -> tuple[Any, float, bool, dict[str, Any], Any]:
+    """One step of ``env`` with its action in the shared block, as SB3's SubprocVecEnv steps it (reset at the end
+    of an episode): the next observation, the reward, done, the info and the reset info (None if not done)."""
+    action = views["actions"][env_idx]  # a numpy scalar, or a row of the shared block
+    obs, reward, terminated, truncated, info = env.step(action.copy() if isinstance(action, np.ndarray) else action)
+    done = terminated or truncated
+    info["TimeLimit.truncated"] = truncated and not terminated
+    reset_info = None
+    if done:
+        info["terminal_observation"] = obs
+        obs, reset_info = env.reset()
+    return obs, float(reward), bool(done), info, reset_info
+
+
+class Actor(NamedTuple):
+    """What a worker needs to choose its envs' actions itself during a batch: the policy's numpy copy, the
+    actions the envs receive from the sampled ones, and the number of envs (the rows the main process
+    computes the actions on: a worker computes them on as many, so that each row is the same to the bit)."""
+
+    actor: NumpyActor
+    env_actions: EnvActions
+    n_envs: int
+
+
+class Run(NamedTuple):
+    """The steps an env took on its own (:meth:`PausableSubprocVecEnv.run`), in order: for each, the action
+    drawn, the action the env received, the observation after it, the reward, done and the info; and the
+    reset info if the last step ended the episode."""
+
+    env: int
+    actions: np.ndarray
+    clipped: np.ndarray
+    new_obs: np.ndarray
+    rewards: np.ndarray
+    dones: np.ndarray
+    infos: list[dict[str, Any]]
+    reset_info: dict[str, Any] | None
+
+
+def _run(
+    envs: list[gym.Env],
+    views: dict[str, np.ndarray],
+    env_indices: list[int],
+    acting: Actor,
+    noises: list[np.ndarray],
+    remote: Connection,
+) -> list[Run]:
+    """Step ``envs`` (the envs ``env_indices`` of the VecEnv) together, with actions drawn from ``acting``'s policy
+    (one forward pass for all of them at each step), one row of its ``noises`` per step for each; an env stops when
+    its episode ends, its noise is used up, the main process sets its halt flag, or its observation is not finite
+    (then no action is chosen on it: the main process refuses it). Returns when every one of them has stopped.
+    Meanwhile, an env that has taken the number of steps in its notify flag without ending its episode says so
+    on ``remote`` (``("progress", (env, steps))``): the main process may be waiting for that to settle the batch."""
+    obs_rows = views["obs:None"]
+    rows = np.zeros((acting.n_envs, *obs_rows.shape[1:]), dtype=obs_rows.dtype)  # the other envs' rows stay 0
+    noise_rows = np.zeros((acting.n_envs, *noises[0].shape[1:]), dtype=noises[0].dtype)
+    float_obs = np.issubdtype(obs_rows.dtype, np.floating)
+    new_obs = [np.zeros((len(noise), *obs_rows.shape[1:]), dtype=obs_rows.dtype) for noise in noises]
+    steps: list[list[tuple[Any, Any, float, bool, dict[str, Any]]]] = [[] for _ in envs]
+    reset_infos: list[dict[str, Any] | None] = [None] * len(envs)
+    reported = [0] * len(envs)
+    running = list(range(len(envs)))
+    for k in range(max(len(noise) for noise in noises)):
+        running = [
+            i for i in running
+            if k < len(noises[i]) and not views["halt"][env_indices[i]]
+            and not (float_obs and not np.isfinite(obs_rows[env_indices[i]]).all())
+        ]  # fmt: skip
+        if not running:
+            break
+        acting_on = [env_indices[i] for i in running]
+        rows[acting_on] = obs_rows[acting_on]
+        for i in running:
+            noise_rows[env_indices[i]] = noises[i][k]
+        actions = acting.actor.sampler.from_noise(acting.actor.action_parameters(rows), noise_rows)
+        clipped = acting.env_actions(actions)
+        views["actions"][acting_on] = clipped[acting_on]
+        ended = []
+        for i in running:
+            env_idx = env_indices[i]
+            obs, reward, done, info, reset_infos[i] = _step(envs[i], views, env_idx)
+            obs_rows[env_idx] = new_obs[i][k] = obs
+            steps[i].append((actions[env_idx], clipped[env_idx], reward, done, info))
+            if done:
+                ended.append(i)
+            elif reported[i] != (wanted := int(views["notify"][env_idx])) and 0 < wanted <= k + 1:
+                remote.send(("progress", (env_idx, k + 1)))
+                reported[i] = wanted
+        running = [i for i in running if i not in ended]
+    runs = []
+    for i, env_idx in enumerate(env_indices):
+        taken = steps[i]
+        actions_taken, clipped_taken, rewards, dones, infos = zip(*taken, strict=True) if taken else ((),) * 5
+        runs.append(
+            Run(
+                env_idx,
+                np.array(actions_taken),
+                np.array(clipped_taken),
+                new_obs[i][: len(taken)],
+                np.array(rewards, dtype=np.float64),
+                np.array(dones, dtype=bool),
+                list(infos),
+                reset_infos[i],
+            )
+        )
+    return runs
+
+
 def _worker(  # one branch per command, as SB3's _worker
     remote: Connection, parent_remote: Connection, env_fns: CloudpickleWrapper, first: int
 ) -> None:
-    """Runs the envs ``first, first + 1, ...`` of the VecEnv: SB3's commands, plus ``step`` of a list of them."""
+    """Runs the envs ``first, first + 1, ...`` of the VecEnv: SB3's commands, plus ``step`` of a list of them,
+    ``actor`` (the policy of the batch) and ``run`` (an env steps on its own with that policy)."""
     from stable_baselines3.common.env_util import is_wrapped
 
     parent_remote.close()
@@ -80,6 +193,7 @@ def _worker(  # one branch per command, as SB3's _worker
     block: SharedMemory | None = None
     views: dict[str, np.ndarray] = {}
     keys: list[str | None] = []
+    acting: Actor | None = None
     command, local = "make", 0
     try:
         envs = [_patch_env(env_fn()) for env_fn in env_fns.var]
@@ -93,21 +207,23 @@ def _worker(  # one branch per command, as SB3's _worker
                 reset_infos: dict[int, dict[str, Any]] = {}
                 for local in data:
                     env_idx = first + local
-                    action = views["actions"][env_idx]  # a numpy scalar, or a row of the shared block
-                    obs, reward, terminated, truncated, info = envs[local].step(
-                        action.copy() if isinstance(action, np.ndarray) else action
-                    )
-                    done = terminated or truncated
-                    info["TimeLimit.truncated"] = truncated and not terminated
-                    if done:
-                        info["terminal_observation"] = obs
-                        obs, reset_infos[env_idx] = envs[local].reset()
+                    obs, reward, done, info, reset_info = _step(envs[local], views, env_idx)
+                    if reset_info is not None:
+                        reset_infos[env_idx] = reset_info
                     _write_obs(views, keys, env_idx, obs)
                     views["rewards"][env_idx] = reward
                     views["dones"][env_idx] = done
                     infos.append(info)
                     stepped.append(env_idx)
                 remote.send(("stepped", (stepped, infos, reset_infos)))
+            elif command == "run":
+                command = "step"  # what an error names: the envs' own steps
+                assert acting is not None, "an actor is sent before any run"
+                locals_, noises = data
+                indices = [first + local for local in locals_]
+                remote.send(("ran", _run([envs[local] for local in locals_], views, indices, acting, noises, remote)))
+            elif command == "actor":  # no reply: the runs that follow use it
+                acting = data.var
             elif command == "reset":
                 first_infos = []
                 for local, seed, options in data:
@@ -176,6 +292,11 @@ class StepResult(NamedTuple):
     rewards: np.ndarray
     dones: np.ndarray
     infos: list[dict[str, Any]]
+    runs: tuple[Run, ...] = ()
+    """The runs that are done (:meth:`PausableSubprocVecEnv.run`), besides those steps."""
+    progress: dict[int, int] = {}  # never mutated: recv gives a new dict
+    """For envs whose run goes on: the most steps it is known to have taken without ending its episode
+    (:meth:`PausableSubprocVecEnv.notify`)."""
 
 
 class PausableSubprocVecEnv(VecEnv):
@@ -197,7 +318,9 @@ class PausableSubprocVecEnv(VecEnv):
     steps those it is sent in order, one message for all of them.
 
     REINFORCE acts while the workers step (:class:`~reinforce_sb3.rollout.overlap.OverlappedRollout`):
-    its batches are those of a DummyVecEnv, bit for bit, however the workers are timed.
+    with :meth:`set_actor` and :meth:`run`, the workers choose the actions of their envs themselves
+    during a batch, from a numpy copy of the policy; its batches are those of a DummyVecEnv, bit for
+    bit, however the workers are timed.
 
     :param env_fns: Functions that each make one env
     :param start_method: The ``multiprocessing`` start method of the workers: ``"fork"``,
@@ -241,7 +364,8 @@ class PausableSubprocVecEnv(VecEnv):
             self.processes.append(process)
         self._in_flight: list[deque[list[int]]] = [deque() for _ in range(n_workers)]
         self._stepping = np.zeros(n_envs, dtype=bool)
-        self._queued: deque[tuple[int, Any]] = deque()
+        self._queued: deque[tuple[str, Any]] = deque()
+        self._progress: dict[int, int] = {}
         try:
             observation_space, action_space = self._call(0, "get_spaces", None)
             super().__init__(n_envs, observation_space, action_space)
@@ -307,7 +431,11 @@ class PausableSubprocVecEnv(VecEnv):
         """Wait for the steps in flight (in ``worker``, or all) and queue their results for :meth:`recv`."""
         for w in range(self.n_workers) if worker is None else (worker,):
             while self._in_flight[w]:
-                self._queued.append((w, self._receive(w)[1]))
+                kind, data = self._receive(w)
+                if kind == "progress":
+                    self._progress[data[0]] = data[1]
+                    continue
+                self._queued.append((kind, data))
                 self._in_flight[w].popleft()
 
     # --- stepping
@@ -334,6 +462,55 @@ class PausableSubprocVecEnv(VecEnv):
             self._in_flight[worker].append(group)
 
     @property
+    def can_run(self) -> bool:
+        """Whether :meth:`run` works here: the observations are one array (not a Dict)."""
+        return self._keys == [None]
+
+    def set_actor(self, actor: NumpyActor, env_actions: EnvActions) -> None:
+        """The policy with which :meth:`run` chooses the actions from now on (sent to every worker at once)."""
+        message = ("actor", CloudpickleWrapper(Actor(actor, env_actions, self.num_envs)))
+        for remote in self.remotes:
+            remote.send(message)
+
+    def run(self, envs: list[int], noises: list[np.ndarray]) -> None:
+        """
+        Start a run of each env in ``envs`` and return at once: their workers step them on their own,
+        one row of its ``noises`` per step for each (as
+        :meth:`~reinforce_sb3.rollout.numpy_actor.ActionSampler.noise` draws them), with actions
+        chosen by the policy of the last :meth:`set_actor`, until its episode ends, its noise is used
+        up, :meth:`halt` is set, or its observation is not finite (no action is chosen on it then).
+        A worker steps its envs of the call together, one forward pass for all of them at each step,
+        and reports when every one of them has stopped: :meth:`recv` gives their runs.
+
+        :param envs: the envs
+        :param noises: for each env, the random numbers of its steps, one row each
+        :raises RuntimeError: an env is already stepping, or the observations are a Dict
+        """
+        if not self.can_run:
+            raise RuntimeError(f"run() needs array observations, not {self.observation_space}")
+        busy = [env_idx for env_idx in envs if self._stepping[env_idx]]
+        if busy:
+            raise RuntimeError(f"envs {busy} are already stepping: recv() them first")
+        self._stepping[envs] = True
+        self._shared["notify"][envs] = 0
+        groups: dict[int, list[int]] = {}
+        for env_idx in envs:
+            groups.setdefault(self._worker_list[env_idx], []).append(env_idx)
+        for worker, group in groups.items():
+            chosen = [envs.index(env_idx) for env_idx in group]
+            self.remotes[worker].send(("run", ([self._local_list[e] for e in group], [noises[i] for i in chosen])))
+            self._in_flight[worker].append(group)
+
+    def notify(self, env_idx: int, steps: int) -> None:
+        """Ask the worker of env ``env_idx`` to say, while its run goes on, when the run has taken ``steps`` steps
+        without ending its episode (:meth:`recv` then gives it in ``progress``; 0: nothing to say)."""
+        self._shared["notify"][env_idx] = steps
+
+    def halt(self, halted: bool) -> None:
+        """Stop every run before its next step (True), until this is called with False."""
+        self._shared["halt"][:] = halted
+
+    @property
     def stepping(self) -> np.ndarray:
         """Which envs have a step in flight (sent, not yet received); a copy."""
         stepping: np.ndarray = self._stepping.copy()
@@ -343,35 +520,54 @@ class PausableSubprocVecEnv(VecEnv):
         """
         The results of the steps that are done, waiting until at least one is: their envs, and
         for each of them (in that order) its observation, reward, done and info, as ``step``
-        gives them (the arrays are copies).
+        gives them (the arrays are copies); and the runs that are done (:meth:`run`).
 
         :raises RuntimeError: no step is in flight
         """
-        if not self._queued:
+        if not self._queued and not self._progress:
             busy = [w for w in range(self.n_workers) if self._in_flight[w]]
             if not busy:
                 raise RuntimeError("recv() with no step in flight: send() actions first")
             # a reply, or a worker that died (its sentinel): _receive raises then, naming its envs
             for worker in self._wait(busy):
-                self._queued.append((worker, self._receive(worker)[1]))
+                kind, data = self._receive(worker)
+                if kind == "progress":
+                    self._progress[data[0]] = data[1]
+                    continue
+                self._queued.append((kind, data))
                 self._in_flight[worker].popleft()
+        progress, self._progress = self._progress, {}
         stepped: list[int] = []
         infos: list[dict[str, Any]] = []
+        runs: list[Run] = []
         while self._queued:
-            _, (step_envs, step_infos, reset_infos) = self._queued.popleft()
+            kind, data = self._queued.popleft()
+            if kind == "ran":
+                for run in data:
+                    runs.append(run)
+                    self._stepping[run.env] = False
+                    for key in self._keys:
+                        self._obs[key][run.env] = self._shared[f"obs:{key}"][run.env]
+                    if run.reset_info is not None:
+                        self.reset_infos = list(self.reset_infos)
+                        self.reset_infos[run.env] = run.reset_info
+                continue
+            step_envs, step_infos, reset_infos = data
             stepped += step_envs
             infos += step_infos
             if reset_infos:  # the envs whose episode ended, reset in the worker
                 self.reset_infos = list(self.reset_infos)
                 for env_idx, reset_info in reset_infos.items():
                     self.reset_infos[env_idx] = reset_info
-        envs = np.array(stepped)
+        envs = np.array(stepped, dtype=np.int64)
         self._stepping[envs] = False
         rows: dict[Any, np.ndarray] = {}
         for key in self._keys:
             rows[key] = self._obs[key][envs] = self._shared[f"obs:{key}"][envs]
         obs = rows[None] if self._keys == [None] else dict_to_obs(self.observation_space, rows)
-        return StepResult(envs, obs, self._shared["rewards"][envs], self._shared["dones"][envs], infos)
+        return StepResult(
+            envs, obs, self._shared["rewards"][envs], self._shared["dones"][envs], infos, tuple(runs), progress
+        )
 
     def _wait(self, workers: list[int]) -> list[int]:
         """The workers among ``workers`` with a message, or dead, waiting until there is one."""
@@ -430,9 +626,12 @@ class PausableSubprocVecEnv(VecEnv):
 
     def reset(self) -> VecEnvObs:
         """Reset every env (with the seeds and options set by ``seed`` and ``set_options``); steps in flight are
-        awaited and dropped."""
+        awaited and dropped (runs stopped before their next step)."""
+        self.halt(True)
         self._drain()
+        self.halt(False)
         self._queued.clear()
+        self._progress.clear()
         self._stepping[:] = False
         self.waiting = False
         reset_infos: list[dict[str, Any]] = []
