@@ -38,23 +38,39 @@ from reinforce_sb3.zoo import HYPERPARAMS_FILE
 
 
 def train_and_evaluate(
-    algo: str, env_id: str, budget: int, seed: int, eval_episodes: int, folder: Path, conf_file: Path | None = None
+    algo: str,
+    env_id: str,
+    budget: int,
+    seed: int,
+    eval_episodes: int,
+    folder: Path,
+    conf_file: Path | None = None,
+    evaluations: int = 0,
 ) -> dict[str, Any]:
     """One zoo training run in its own process, then the evaluation of its final model.
 
     :param conf_file: REINFORCE's hyperparameter file (default: the shipped one); other algorithms use the zoo's
+    :param evaluations: also evaluate this many times during training (the zoo's ``--eval-freq``, with
+        ``eval_episodes`` deterministic episodes each) and give the best of those means, ``max_over_training``
+        (Tianshou's metric); 0: no evaluation during training
     """
     log_folder = folder / f"{algo}-{env_id}-{seed}"
+    eval_freq = str(max(budget // evaluations, 1)) if evaluations else "-1"
     command = [
         sys.executable, "-m", "reinforce_sb3.zoo.train", "--algo", algo, "--env", env_id, "-n", str(budget),
-        "--seed", str(seed), "-f", str(log_folder), "--eval-freq", "-1", "--num-threads", "1", "--verbose", "0",
+        "--seed", str(seed), "-f", str(log_folder), "--eval-freq", eval_freq, "--eval-episodes", str(eval_episodes),
+        "--num-threads", "1", "--verbose", "0",
     ]  # fmt: skip
     if conf_file is not None and algo == "reinforce":
         command += ["--conf-file", str(conf_file)]
     subprocess.run(command, check=True, capture_output=True, text=True)
     evaluate = [sys.executable, "-m", "benchmarks.zoo_table", "--evaluate", algo, env_id, str(log_folder), str(seed)]
     result = subprocess.run([*evaluate, str(eval_episodes)], check=True, capture_output=True, text=True)
-    return {"algo": algo, "env": env_id, "budget": budget, "seed": seed, **json.loads(result.stdout.splitlines()[-1])}
+    scores = json.loads(result.stdout.splitlines()[-1])
+    if evaluations:
+        during = np.load(log_folder / algo / f"{env_id}_1" / "evaluations.npz")["results"].mean(axis=1)
+        scores["max_over_training"] = float(max(during.max(), scores["mean"]))
+    return {"algo": algo, "env": env_id, "budget": budget, "seed": seed, **scores}
 
 
 def evaluate(algo: str, env_id: str, log_folder: str, seed: int, eval_episodes: int) -> None:
@@ -92,6 +108,7 @@ def zoo_table(
     budget_scale: float = 1.0,
     conf_file: Path | None = None,
     per_seed: bool = False,
+    evaluations: int = 0,
 ) -> str:
     """
     Train and evaluate every (env, algorithm, seed), ``jobs`` runs at a time; the table of their returns.
@@ -100,13 +117,17 @@ def zoo_table(
     :param budget_scale: train for this multiple of the entry's ``n_timesteps`` (2: does the policy stay good?)
     :param conf_file: REINFORCE's hyperparameter file and the budgets (default: the shipped ``reinforce.yml``)
     :param per_seed: also give each algorithm's score per seed, in seed order
+    :param evaluations: also evaluate each run this many times during training, and give the IQM of each run's
+        best evaluation (the final one included): Tianshou's "max average return" (see :func:`train_and_evaluate`)
     :return: the markdown table; each algorithm's mean ± std, then its IQM [95% bootstrap interval] over seeds
     """
     hyperparams = yaml.safe_load((conf_file or HYPERPARAMS_FILE).read_text())
     envs = envs or list(hyperparams)
     with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(jobs) as pool:
         runs = [
-            pool.submit(train_and_evaluate, algo, env_id, budget, seed, eval_episodes, Path(folder), conf_file)
+            pool.submit(
+                train_and_evaluate, algo, env_id, budget, seed, eval_episodes, Path(folder), conf_file, evaluations
+            )
             for env_id in envs
             for budget in [int(budget_scale * float(hyperparams[env_id]["n_timesteps"]))]
             for algo in algos
@@ -129,6 +150,8 @@ def zoo_table(
                 cell += f" (exact {exacts.mean():.3f} ± {exacts.std():.3f})"
                 iqm_cell += f" (exact {describe(exacts, fmt='{:.3f}')})"
             cells += [cell, iqm_cell]
+            if evaluations:
+                cells.append(describe(np.array([r["max_over_training"] for r in env_runs])))
             if per_seed:
                 cells.append(", ".join(f"{mean:.1f}" for mean in means))
         budget = next(r["budget"] for r in results if r["env"] == env_id)
@@ -136,7 +159,12 @@ def zoo_table(
     columns = [
         column
         for algo in algos
-        for column in [f"{algo} mean ± std", f"{algo} IQM [95% CI]", *([f"{algo} per seed"] if per_seed else [])]
+        for column in [
+            f"{algo} mean ± std",
+            f"{algo} IQM [95% CI]",
+            *([f"{algo} best during training, IQM [95% CI]"] if evaluations else []),
+            *([f"{algo} per seed"] if per_seed else []),
+        ]
     ]
     return table(["task", "budget", "seeds", *columns], rows)
 
@@ -158,6 +186,12 @@ def main(argv: list[str] | None = None) -> None:
         "--conf-file", type=Path, default=None, help="REINFORCE's hyperparameter file (default: the shipped one)"
     )
     cli.add_argument("--per-seed", action="store_true", help="also give every seed's score")
+    cli.add_argument(
+        "--evaluations",
+        type=int_at_least(0),
+        default=0,
+        help="also evaluate N times during training and report each run's best (Tianshou's metric); 0: not",
+    )
     cli.add_argument("--evaluate", nargs=5, help=argparse.SUPPRESS)
     args = cli.parse_args(argv)
     if args.evaluate:
@@ -174,7 +208,8 @@ def main(argv: list[str] | None = None) -> None:
     missing = [env_id for env_id in args.envs or () if env_id not in entries]
     if missing:
         cli.error(f"argument --envs: {', '.join(missing)} not in {conf_file} (entries: {', '.join(entries)})")
-    options = {name: getattr(args, name) for name in ("first_seed", "budget_scale", "conf_file", "per_seed")}
+    names = ("first_seed", "budget_scale", "conf_file", "per_seed", "evaluations")
+    options = {name: getattr(args, name) for name in names}
     report(
         {
             "zoo": lambda: zoo_table(

@@ -111,11 +111,16 @@ def test_zoo_table_measures_a_candidate_file_at_its_budget(tmp_path):
     candidate = tmp_path / "candidate.yml"
     candidate.write_text("PGToy-v0:\n  n_timesteps: 400\n  policy: 'MlpPolicy'\n  n_episodes: 4\n")
     output = tmp_path / "runs.jsonl"
-    markdown = zoo_table.zoo_table(["PGToy-v0"], 1, 1, 5, ["reinforce"], output, 7, conf_file=candidate, per_seed=True)
+    markdown = zoo_table.zoo_table(
+        ["PGToy-v0"], 1, 1, 5, ["reinforce"], output, 7, conf_file=candidate, per_seed=True, evaluations=2
+    )
     assert rows(markdown)[0][:3] == ["PGToy-v0", "400", "7-7"]
     (run,) = [json.loads(line) for line in output.read_text().splitlines()]
     assert rows(markdown)[0][4] == f"{run['mean']:.1f} (exact {run['exact']:.3f})"  # one seed: no interval
-    assert rows(markdown)[0][5] == f"{run['mean']:.1f}"  # the per-seed column
+    # Tianshou's metric: the best of the evaluations during training (every 200 steps) and the final one
+    assert "reinforce best during training, IQM [95% CI]" in markdown.splitlines()[0]
+    assert run["max_over_training"] >= run["mean"] and rows(markdown)[0][5] == f"{run['max_over_training']:.1f}"
+    assert rows(markdown)[0][6] == f"{run['mean']:.1f}"  # the per-seed column
     assert run["budget"] == 400 and run["seed"] == 7 and 400 <= run["timesteps"] < 440  # whole batches of episodes
     assert math.isfinite(run["exact"]) and run["exact"] <= 11  # the optimum is 11
 

@@ -10,7 +10,7 @@ from stable_baselines3.common.vec_env import SubprocVecEnv
 from reinforce_sb3 import REINFORCE
 from reinforce_sb3.rollout.numpy_actor import EnvActions, NumpyActor
 from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv
-from tests.envs import DictObsEnv, PoisonedEnv
+from tests.envs import DictObsEnv, NeverEndingEnv, PoisonedEnv
 from tests.helpers import FORK, assert_same_step
 
 
@@ -242,5 +242,26 @@ def test_run_needs_array_observations_and_no_step_in_flight():
         env.send(np.zeros(1, dtype=np.int64), np.array([1]))
         with pytest.raises(RuntimeError, match=r"envs \[1\] are already stepping"):
             env.run([0, 1], [np.zeros((2, 1))] * 2)
+    finally:
+        env.close()
+
+
+def test_a_run_says_when_it_has_taken_the_steps_the_main_process_asked_about():
+    """notify(env, n): the worker says once, while the run goes on, that it has taken n steps without ending its
+    episode, before the run's own reply (the main process may be waiting for that to settle the batch)."""
+    env = PausableSubprocVecEnv([NeverEndingEnv], **FORK)
+    try:
+        env.reset()
+        env.set_actor(*_actor(env))
+        env.run([0], [np.zeros((5000, 1))])
+        env.notify(0, 5)
+        first = env.recv()
+        assert list(first.progress) == [0] and first.progress[0] >= 5 and not first.runs  # more if it was quick
+        runs = []
+        while env.stepping.any():
+            result = env.recv()
+            assert not result.progress  # said once
+            runs += result.runs
+        assert [len(run.rewards) for run in runs] == [5000]
     finally:
         env.close()
