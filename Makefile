@@ -81,5 +81,6 @@ figures: $(STAMP) peers
 	$(BIN)/python -m reinforce_sb3.analysis.plots errors --out docs/gradient_error.png
 	$(BIN)/python -m reinforce_sb3.analysis.plots baselines --n-episodes 4 --n-batches 5000 --seed 11 --out docs/baselines.png
 	$(BIN)/python -m benchmarks.multicore --plot docs/multicore_speedup.png
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[mujoco]"  # the zoo page's MuJoCo table
 	$(BIN)/python docs/update_results.py
 	$(BIN)/python docs/notebooks/execute.py
