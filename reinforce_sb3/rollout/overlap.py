@@ -249,9 +249,9 @@ class OverlappedRollout:
             if self._within_budget(i, budget):
                 ready.append(i)
         if waiting:  # the envs in a run behind them say when they get there, so that this is settled at once
-            behind = np.flatnonzero(self.in_run & (self.passed < min(waiting)))
-            for j in behind.tolist():
-                self.base.notify(j, min(waiting) - int(self.clock[j]))
+            first = min(waiting)
+            for j in np.flatnonzero(self.in_run & (self.passed < first)).tolist():
+                self.base.notify(j, first - int(self.clock[j]))
         return np.array(ready, dtype=np.int64)
 
     # --- acting, receiving, and handing the steps on

@@ -431,12 +431,17 @@ class PausableSubprocVecEnv(VecEnv):
         """Wait for the steps in flight (in ``worker``, or all) and queue their results for :meth:`recv`."""
         for w in range(self.n_workers) if worker is None else (worker,):
             while self._in_flight[w]:
-                kind, data = self._receive(w)
-                if kind == "progress":
-                    self._progress[data[0]] = data[1]
-                    continue
-                self._queued.append((kind, data))
-                self._in_flight[w].popleft()
+                self._take_message(w)
+
+    def _take_message(self, worker: int) -> None:
+        """The next message of ``worker``: a run's progress note, or the reply to its oldest command in flight
+        (queued for :meth:`recv`)."""
+        kind, data = self._receive(worker)
+        if kind == "progress":
+            self._progress[data[0]] = data[1]
+            return
+        self._queued.append((kind, data))
+        self._in_flight[worker].popleft()
 
     # --- stepping
 
@@ -530,12 +535,7 @@ class PausableSubprocVecEnv(VecEnv):
                 raise RuntimeError("recv() with no step in flight: send() actions first")
             # a reply, or a worker that died (its sentinel): _receive raises then, naming its envs
             for worker in self._wait(busy):
-                kind, data = self._receive(worker)
-                if kind == "progress":
-                    self._progress[data[0]] = data[1]
-                    continue
-                self._queued.append((kind, data))
-                self._in_flight[worker].popleft()
+                self._take_message(worker)
         progress, self._progress = self._progress, {}
         stepped: list[int] = []
         infos: list[dict[str, Any]] = []
