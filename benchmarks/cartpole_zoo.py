@@ -149,9 +149,11 @@ class SolveCallback(BaseCallback):
         self.judge.finish()
 
 
-def make_model(algo: str, seed: int, log_folder: str, conf_file: Path | None = None) -> tuple[BaseAlgorithm, int, str]:
+def make_model(
+    algo: str, seed: int, log_folder: str, conf_file: Path | None = None, env_id: str = ENV_ID
+) -> tuple[BaseAlgorithm, int, str]:
     """
-    The model as ``python -m rl_zoo3.train --algo ALGO --env CartPole-v1 --seed SEED`` builds it.
+    The model as ``python -m rl_zoo3.train --algo ALGO --env ENV_ID --seed SEED`` builds it.
 
     The zoo's ``ExperimentManager`` reads the hyperparameters (the shipped ``reinforce.yml`` for
     REINFORCE, the zoo's own file otherwise), converts them (schedules, policy_kwargs, n_envs,
@@ -162,6 +164,7 @@ def make_model(algo: str, seed: int, log_folder: str, conf_file: Path | None = N
     :param seed: the training seed (the zoo seeds its envs with seed .. seed + n_envs - 1)
     :param log_folder: where the zoo writes its config and monitor files
     :param conf_file: REINFORCE's hyperparameter file (default: the shipped one); other algorithms use the zoo's
+    :param env_id: the task (default CartPole-v1; :mod:`benchmarks.mujoco_speed` builds the MuJoCo entries)
     :return: the model, the yml's ``n_timesteps`` and the hyperparameter file used
     """
     import reinforce_sb3.zoo
@@ -170,9 +173,9 @@ def make_model(algo: str, seed: int, log_folder: str, conf_file: Path | None = N
     from rl_zoo3.exp_manager import ExperimentManager
 
     config = str(conf_file or HYPERPARAMS_FILE) if algo == "reinforce" else None
-    args = argparse.Namespace(algo=algo, env=ENV_ID, seed=seed, conf_file=config)
+    args = argparse.Namespace(algo=algo, env=env_id, seed=seed, conf_file=config)
     manager = ExperimentManager(
-        args, algo, ENV_ID, log_folder, eval_freq=-1, seed=seed, verbose=0, device="cpu", config=config
+        args, algo, env_id, log_folder, eval_freq=-1, seed=seed, verbose=0, device="cpu", config=config
     )
     set_random_seed(seed)  # as the zoo's train script does before building
     with contextlib.redirect_stdout(io.StringIO()):  # the zoo prints its hyperparameters whatever the verbosity
@@ -181,5 +184,5 @@ def make_model(algo: str, seed: int, log_folder: str, conf_file: Path | None = N
     model = setup[0]
     if manager.env_wrapper is not None or manager.vec_env_wrapper is not None or manager.frame_stack is not None:
         # The evaluation plays the bare env (plus VecNormalize's observation statistics).
-        raise ValueError(f"{algo}'s {ENV_ID} hyperparameters wrap the env, which the evaluation does not reproduce")
+        raise ValueError(f"{algo}'s {env_id} hyperparameters wrap the env, which the evaluation does not reproduce")
     return model, manager.n_timesteps, manager.config

@@ -11,7 +11,18 @@ import numpy as np
 import pytest
 import torch as th
 
-from benchmarks import gpu, performance, scale, threads, throughput, time_to_solve, vector_env, waste, zoo_table
+from benchmarks import (
+    gpu,
+    mujoco_speed,
+    performance,
+    scale,
+    threads,
+    throughput,
+    time_to_solve,
+    vector_env,
+    waste,
+    zoo_table,
+)
 from tests.helpers import number, printed, rows
 
 
@@ -37,6 +48,26 @@ def test_throughput_table_has_every_loop_and_consistent_ratios(capsys):
             assert number(row[2]) > 0
             # the ratio column divides REINFORCE's speed by the row's, to the 2 decimals printed
             assert float(row[4]) == pytest.approx(speeds["REINFORCE.learn"] / number(row[2]), abs=0.01, rel=0.01)
+
+
+def test_mujoco_speed_table_has_every_loop_and_the_ratio_of_its_medians(capsys):
+    pytest.importorskip("mujoco")
+    table = rows(printed(mujoco_speed.main, ["--envs", "Reacher-v5", "--steps", "1000", "--repeats", "1"], capsys))
+    assert len(table) == 1 and table[0][0] == "Reacher-v5"
+    speeds = [number(cell) for cell in table[0][1:4]]
+    assert all(speed > 0 for speed in speeds)
+    assert float(table[0][4]) == pytest.approx(speeds[2] / speeds[0], abs=0.01, rel=0.01)
+
+
+def test_mujoco_speed_measures_the_mujoco_entries_only():
+    assert set(mujoco_speed.mujoco_entries()) >= {"InvertedPendulum-v5", "Hopper-v5", "Reacher-v5"}
+    assert "CartPole-v1" not in mujoco_speed.mujoco_entries()
+
+
+def test_mujoco_speed_without_mujoco_is_a_one_line_error(monkeypatch):
+    monkeypatch.setattr(mujoco_speed, "mujoco_installed", lambda: False)
+    with pytest.raises(SystemExit, match=r"MuJoCo is not installed: pip install .*\[mujoco\]"):
+        mujoco_speed.main(["--envs", "Reacher-v5"])
 
 
 def test_memory_of_a_batch_grows_with_its_steps(capsys):
@@ -97,6 +128,7 @@ def test_performance_runs_the_chosen_sections_under_one_machine_line(capsys):
         (performance.main, ["--sections", "speed"], "--sections"),
         (time_to_solve.main, ["--eval-freq", "0"], "--eval-freq"),
         (zoo_table.main, ["--envs", "Pong-v5"], "--envs"),
+        (mujoco_speed.main, ["--envs", "CartPole-v1"], "--envs"),
         (zoo_table.main, ["--conf-file", "missing.yml"], "--conf-file"),
     ],
 )

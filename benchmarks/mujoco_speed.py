@@ -1,0 +1,145 @@
+"""Steps per second of REINFORCE on each MuJoCo entry of ``reinforce.yml``, beside the env alone with random actions.
+
+For every MuJoCo task with an entry (``pip install "reinforce-sb3[mujoco]"``), three loops, each
+for ``--steps`` env steps:
+
+- ``env alone``: one ``gym.make`` env stepped with random actions drawn in advance, reset at
+  each episode's end, no policy and no wrapper beyond Gymnasium's own (the physical limit);
+- ``entry's VecEnv``: the VecEnv the zoo builds for the entry (its ``n_envs`` envs with
+  Monitor, and VecNormalize) stepped with random actions: what the wrappers cost;
+- ``REINFORCE.learn``: the model the zoo builds from the entry (:func:`benchmarks.cartpole_zoo.make_model`),
+  learning from scratch: acting, storing the steps and the updates.
+
+Each figure is the median of ``--repeats`` measurements, interleaved (one of each loop per
+repeat) so that a slow spell of the machine does not fall on one loop only; the ratio
+``REINFORCE ÷ env alone`` is of those medians. One torch thread.
+
+    python -m benchmarks.mujoco_speed
+    python -m benchmarks.mujoco_speed --envs Hopper-v5 --steps 5000 --repeats 1
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tempfile
+
+import gymnasium as gym
+import numpy as np
+import yaml
+
+from benchmarks.cartpole_zoo import make_model
+from benchmarks.common import run_benchmark, steps_per_second, table
+from gym_pgtoy.cli import int_at_least
+from reinforce_sb3.zoo import HYPERPARAMS_FILE
+
+LOOPS = ("env alone", "entry's VecEnv", "REINFORCE.learn")
+STEPS, REPEATS = 20_000, 3  # env steps per measurement and measurements per loop, by default
+
+
+def mujoco_entries() -> list[str]:
+    """The env ids of ``reinforce.yml`` whose env is one of Gymnasium's MuJoCo tasks."""
+    entries = yaml.safe_load(HYPERPARAMS_FILE.read_text())
+    specs = {env_id: gym.envs.registry.get(env_id) for env_id in entries}
+    return [id_ for id_, spec in specs.items() if spec and str(spec.entry_point).startswith("gymnasium.envs.mujoco")]
+
+
+def mujoco_installed() -> bool:
+    """Whether the ``mujoco`` extra is installed."""
+    return importlib.util.find_spec("mujoco") is not None
+
+
+def env_alone(env_id: str, n_steps: int) -> float:
+    """Steps/s of one env with random actions drawn in advance, reset when an episode ends."""
+    env = gym.make(env_id)
+    env.action_space.seed(0)
+    actions = [env.action_space.sample() for _ in range(n_steps)]
+    env.reset(seed=0)
+
+    def run() -> int:
+        for action in actions:
+            _, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                env.reset()
+        return n_steps
+
+    speed = steps_per_second(run)
+    env.close()
+    return speed
+
+
+def entry_vec_env(env_id: str, n_steps: int) -> float:
+    """Steps/s of the entry's VecEnv (as the zoo builds it) with random actions, no policy."""
+    with tempfile.TemporaryDirectory() as folder:
+        model, _, _ = make_model("reinforce", 0, folder, env_id=env_id)
+        env = model.get_env()
+        assert env is not None
+        rng = np.random.default_rng(0)
+        low, high = env.action_space.low, env.action_space.high  # type: ignore[attr-defined]
+        actions = rng.uniform(low, high, size=(n_steps // env.num_envs, env.num_envs, *low.shape))
+        env.reset()
+
+        def run() -> int:
+            for action in actions:
+                env.step(action)
+            return int(actions.shape[0] * env.num_envs)
+
+        speed = steps_per_second(run)
+        env.close()
+    return speed
+
+
+def reinforce_learn(env_id: str, n_steps: int) -> float:
+    """Steps/s of ``learn(n_steps)`` of the model the zoo builds from the entry, from scratch."""
+    with tempfile.TemporaryDirectory() as folder:
+        model, _, _ = make_model("reinforce", 0, folder, env_id=env_id)
+
+        def run() -> int:
+            model.learn(n_steps)
+            return model.num_timesteps
+
+        speed = steps_per_second(run)
+        assert model.env is not None
+        model.env.close()
+    return speed
+
+
+MEASURE = {"env alone": env_alone, "entry's VecEnv": entry_vec_env, "REINFORCE.learn": reinforce_learn}
+
+
+def mujoco_speed(envs: list[str] | None = None, steps: int = STEPS, repeats: int = REPEATS) -> str:
+    """The table: each task's loops (median of ``repeats``, interleaved) and REINFORCE's share of the env alone."""
+    if not mujoco_installed():
+        sys.exit('benchmarks.mujoco_speed: MuJoCo is not installed: pip install "reinforce-sb3[mujoco]"')
+    rows = []
+    for env_id in envs or mujoco_entries():
+        measured: dict[str, list[float]] = {loop: [] for loop in LOOPS}
+        for _ in range(repeats):
+            for loop in LOOPS:
+                measured[loop].append(MEASURE[loop](env_id, steps))
+        speeds = {loop: float(np.median(values)) for loop, values in measured.items()}
+        row = [env_id, *(f"{speeds[loop]:,.0f}" for loop in LOOPS)]
+        rows.append([*row, f"{speeds['REINFORCE.learn'] / speeds['env alone']:.2f}"])
+    header = ["task", *(f"{loop} (steps/s)" for loop in LOOPS), "REINFORCE ÷ env alone"]
+    return (
+        f"MuJoCo entries of reinforce.yml, {steps:,} env steps per measurement, median of {repeats} interleaved "
+        "repeats; env alone: one env with random actions; entry's VecEnv: the zoo's VecEnv for the entry "
+        "(n_envs, Monitor, VecNormalize) with random actions\n\n" + table(header, rows)
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the machine and the MuJoCo speed table."""
+    run_benchmark(
+        __doc__,
+        "mujoco_speed",
+        mujoco_speed,
+        argv,
+        envs={"nargs": "+", "choices": mujoco_entries(), "default": None, "help": "(default: every MuJoCo entry)"},
+        steps={"type": int_at_least(1000), "default": STEPS, "help": "env steps per measurement"},
+        repeats={"type": int_at_least(1), "default": REPEATS, "help": "measurements per loop (median)"},
+    )
+
+
+if __name__ == "__main__":
+    main()
