@@ -120,23 +120,33 @@ def test_sampler_gives_valid_reinforce_arguments():
     from rl_zoo3.exp_manager import ExperimentManager
 
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    seen = {"baseline": set(), "lr_schedule": set()}
-    for index in range(12):
-        n_actions = 2 if index == 0 else 0
+    seen: dict[str, set[object]] = {"baseline": set(), "lr_schedule": set(), "truncation": set(), "squash": set()}
+    for index in range(16):
+        n_actions = 2 if index % 3 == 0 else 0
         trial = study.ask()
         kwargs = sample_reinforce_params(trial, n_actions=n_actions, n_envs=4, additional_args={})
         assert kwargs["n_episodes"] >= 4 and 0.9 <= kwargs["gamma"] <= 1
         assert ("log_std_init" in kwargs["policy_kwargs"]) == (n_actions > 0)
         model = REINFORCE("MlpPolicy", "Pendulum-v1" if n_actions else "CartPole-v1", **kwargs)
         assert model.baseline == trial.params["baseline"]
+        assert model.truncation == trial.params["truncation"]
+        squash = trial.params.get("squash_output", False)
+        assert model.policy.squash_output == squash and ("squash_output" in trial.params) == (n_actions > 0)
+        # the squashed Gaussian has no entropy bonus (REINFORCE refuses one), so none is sampled for it
+        assert ("ent_coef" in trial.params) != squash and model.ent_coef == trial.params.get("ent_coef", 0.0)
+        seen["squash"].add(squash)
+        seen["truncation"].add(trial.params["truncation"])
         betas = model.policy.optimizer.param_groups[0]["betas"]
         assert betas == (trial.params["adam_beta1"], trial.params["adam_beta2"])
         start, end = model.lr_schedule(1.0), model.lr_schedule(0.0)
         assert start == pytest.approx(trial.params["learning_rate"])
         assert end == (0.0 if trial.params["lr_schedule"] == "linear" else start)
-        for name, values in seen.items():
-            values.add(trial.params[name])
-    assert seen == {"baseline": {"none", "mean", "leave_one_out", "value"}, "lr_schedule": {"constant", "linear"}}
+        for name in ("baseline", "lr_schedule"):
+            seen[name].add(trial.params[name])
+    assert seen == {
+        "baseline": {"none", "mean", "leave_one_out", "value"}, "lr_schedule": {"constant", "linear"},
+        "truncation": {"end", "bootstrap_mean"}, "squash": {False, True},
+    }  # fmt: skip
     converted = convert_reinforce_params(
         {"one_minus_gamma": 0.01, "net_arch": "small", "activation_fn": "relu", "learning_rate": 0.01}
     )

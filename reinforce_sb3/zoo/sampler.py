@@ -23,7 +23,9 @@ def sample_reinforce_params(trial: Any, n_actions: int, n_envs: int, additional_
 
     Besides the batch size, horizon, learning rate and network it offers the baseline (none, the
     batch mean, leave-one-out, a learned value), a linear decay of the learning rate, the entropy
-    bonus and Adam's betas.
+    bonus, Adam's betas and what a time limit's cut means (``truncation``). For Box actions it also
+    offers the initial log-std and tanh-squashed actions (``squash_output``; those have no entropy
+    bonus, which REINFORCE refuses for them).
 
     :param trial: the optuna trial
     :param n_actions: the action dimension for Box action spaces, else 0
@@ -40,7 +42,7 @@ def sample_reinforce_params(trial: Any, n_actions: int, n_envs: int, additional_
         "lr_schedule": trial.suggest_categorical("lr_schedule", ["constant", "linear"]),
         "normalize_returns": trial.suggest_categorical("normalize_returns", [True, False]),
         "baseline": trial.suggest_categorical("baseline", list(BASELINES)),
-        "ent_coef": trial.suggest_float("ent_coef", 1e-8, 0.05, log=True),
+        "truncation": trial.suggest_categorical("truncation", ["end", "bootstrap_mean"]),
         "net_arch": trial.suggest_categorical("net_arch", list(NET_ARCHS)),
         "activation_fn": trial.suggest_categorical("activation_fn", list(ACTIVATIONS)),
         "adam_beta1": trial.suggest_categorical("adam_beta1", [0.5, 0.9, 0.95]),
@@ -48,6 +50,9 @@ def sample_reinforce_params(trial: Any, n_actions: int, n_envs: int, additional_
     }
     if n_actions > 0:  # Box actions: the initial exploration noise matters
         sampled["log_std_init"] = trial.suggest_float("log_std_init", -2.0, 1.0)
+        sampled["squash_output"] = trial.suggest_categorical("squash_output", [False, True])
+    if not sampled.get("squash_output", False):  # the tanh-squashed Gaussian has no entropy to add
+        sampled["ent_coef"] = trial.suggest_float("ent_coef", 1e-8, 0.05, log=True)
     trial.set_user_attr("gamma", 1 - sampled["one_minus_gamma"])
     hyperparams = convert_reinforce_params(sampled)
     if isinstance(hyperparams["learning_rate"], str):  # the zoo's "lin_<initial value>"
@@ -77,4 +82,6 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
         }
     if "log_std_init" in hyperparams:
         policy_kwargs["log_std_init"] = hyperparams.pop("log_std_init")
+    if hyperparams.pop("squash_output", False):
+        policy_kwargs["squash_output"] = True
     return {"policy_kwargs": policy_kwargs, **hyperparams}
