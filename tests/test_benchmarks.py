@@ -66,8 +66,12 @@ def test_mujoco_speed_measures_the_mujoco_entries_only():
 
 def test_mujoco_speed_without_mujoco_is_a_one_line_error(monkeypatch):
     monkeypatch.setattr(mujoco_speed, "mujoco_installed", lambda: False)
-    with pytest.raises(SystemExit, match=r"MuJoCo is not installed: pip install .*\[mujoco\]"):
-        mujoco_speed.main(["--envs", "Reacher-v5"])
+    threads = th.get_num_threads()
+    try:
+        with pytest.raises(SystemExit, match=r"MuJoCo is not installed: pip install .*\[mujoco\]"):
+            mujoco_speed.main(["--envs", "Reacher-v5"])
+    finally:
+        th.set_num_threads(threads)  # the benchmark set one thread before it stopped; the suite keeps its own
 
 
 def test_memory_of_a_batch_grows_with_its_steps(capsys):
