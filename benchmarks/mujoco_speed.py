@@ -20,13 +20,16 @@ repeat) so that a slow spell of the machine does not fall on one loop only; the 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 import tempfile
+from collections.abc import Iterator
 
 import gymnasium as gym
 import numpy as np
 import yaml
+from stable_baselines3.common.base_class import BaseAlgorithm
 
 from benchmarks.cartpole_zoo import make_model
 from benchmarks.common import run_benchmark, steps_per_second, table
@@ -68,10 +71,20 @@ def env_alone(env_id: str, n_steps: int) -> float:
     return speed
 
 
-def entry_vec_env(env_id: str, n_steps: int) -> float:
-    """Steps/s of the entry's VecEnv (as the zoo builds it) with random actions, no policy."""
+@contextlib.contextmanager
+def entry_model(env_id: str) -> Iterator[BaseAlgorithm]:
+    """The model the zoo builds from the entry (seed 0, logs in a temporary folder); its VecEnv is closed after."""
     with tempfile.TemporaryDirectory() as folder:
         model, _, _ = make_model("reinforce", 0, folder, env_id=env_id)
+        try:
+            yield model
+        finally:
+            model.get_env().close()  # type: ignore[union-attr]  # make_model gives the model its env
+
+
+def entry_vec_env(env_id: str, n_steps: int) -> float:
+    """Steps/s of the entry's VecEnv (as the zoo builds it) with random actions, no policy."""
+    with entry_model(env_id) as model:
         env = model.get_env()
         assert env is not None
         rng = np.random.default_rng(0)
@@ -84,24 +97,18 @@ def entry_vec_env(env_id: str, n_steps: int) -> float:
                 env.step(action)
             return int(actions.shape[0] * env.num_envs)
 
-        speed = steps_per_second(run)
-        env.close()
-    return speed
+        return steps_per_second(run)
 
 
 def reinforce_learn(env_id: str, n_steps: int) -> float:
     """Steps/s of ``learn(n_steps)`` of the model the zoo builds from the entry, from scratch."""
-    with tempfile.TemporaryDirectory() as folder:
-        model, _, _ = make_model("reinforce", 0, folder, env_id=env_id)
+    with entry_model(env_id) as model:
 
         def run() -> int:
             model.learn(n_steps)
             return model.num_timesteps
 
-        speed = steps_per_second(run)
-        assert model.env is not None
-        model.env.close()
-    return speed
+        return steps_per_second(run)
 
 
 MEASURE = {"env alone": env_alone, "entry's VecEnv": entry_vec_env, "REINFORCE.learn": reinforce_learn}
