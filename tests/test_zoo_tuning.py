@@ -123,7 +123,7 @@ def test_the_tree_game_objective_is_the_exact_return_of_every_seed(tmp_path, mon
     study = optimize(
         tmp_path, "--n-trials", "2", "--n-seeds", "3", "--first-seed", "5", "--optimization-log-path", "opt"
     )
-    assert study.user_attrs["trial_seeds"] == [5, 6, 7] and study.user_attrs["score"] == "final"
+    assert study.user_attrs["tuning"] == {"trial_seeds": [5, 6, 7], "score": "final", "stochastic_eval": False}
     for trial in study.trials:
         assert trial.state == optuna.trial.TrialState.COMPLETE and trial.user_attrs["seeds"] == [5, 6, 7]
         # each seed's score is the exact expected return of its final policy, saved by --optimization-log-path
@@ -157,6 +157,24 @@ def test_a_worker_with_other_seeds_cannot_join_a_study(tmp_path, monkeypatch):
     optimize(tmp_path, "--n-trials", "1", "--n-seeds", "1")
     with pytest.raises(ValueError, match="give every worker the same --n-seeds, --first-seed, --score and --stoch"):
         optimize(tmp_path, "--n-trials", "1", "--n-seeds", "2", seed=2)
+
+
+def test_a_worker_whose_settings_a_racing_first_worker_overwrote_records_no_trial(tmp_path, monkeypatch):
+    """Two first workers both find the study without settings and write theirs: the earlier writer refuses."""
+    monkeypatch.chdir(tmp_path)
+    train_seed = MultiSeedExperimentManager._train_seed
+    racing = {"trial_seeds": [0, 1], "score": "final", "stochastic_eval": False}
+
+    def overwritten_while_training(self, trial, *args):
+        trial.study.set_user_attr("tuning", racing)  # the other worker's write, from its read before ours
+        return train_seed(self, trial, *args)
+
+    monkeypatch.setattr(MultiSeedExperimentManager, "_train_seed", overwritten_while_training)
+    with pytest.raises(ValueError, match=r"was run with \{'trial_seeds': \[0, 1\].*would use \{'trial_seeds': \[0\]"):
+        optimize(tmp_path, "--n-trials", "1", "--n-seeds", "1")
+    study = optuna.load_study(study_name="pgtoy", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.FAIL]
+    assert study.user_attrs["tuning"] == racing
 
 
 def test_a_cartpole_study_prunes_on_the_zoo_evaluation(tmp_path, monkeypatch):

@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 
 EVAL_SEED_OFFSET = 10_000  # evaluation envs of training seed s are seeded with s + this
 SCORES = ("final", "curve")
+SETTINGS_ATTRIBUTE = "tuning"  # a study user attribute: the trial seeds, score and evaluation every worker uses
 STOP_ATTRIBUTE = "stop_workers"  # a study user attribute: when true, every worker stops after its current trial
 SCHEMA_ATTEMPTS = 5  # tries to open a database whose tables other workers may be creating
 COUNTED_STATES = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED)  # as the zoo counts --max-total-trials

@@ -62,6 +62,7 @@ from gym_pgtoy.slippery_hill import SlipperyHillEnv
 from reinforce_sb3.zoo.study import (
     COUNTED_STATES,
     EVAL_SEED_OFFSET,
+    SETTINGS_ATTRIBUTE,
     STOP_ATTRIBUTE,
     TuningOptions,
     make_storage,
@@ -131,18 +132,23 @@ class MultiSeedExperimentManager(ExperimentManager):
             env.close()
 
     def _check_study(self, study: optuna.Study) -> None:
-        """Record the training seeds and the score in the study, or refuse to join a study that used others."""
+        """
+        Record the training seeds and the score in the study, or refuse to join a study that used others.
+
+        They are one user attribute, written in one call, so a worker starting beside the first one never
+        sees half of them; reading it back after writing catches two first workers with different settings
+        (the later write stays, and the earlier writer refuses).
+        """
         mine = {
             "trial_seeds": self.tuning.seeds,
             "score": self.tuning.score,
             "stochastic_eval": self.tuning.stochastic_eval,
         }
-        recorded = {key: study.user_attrs[key] for key in mine if key in study.user_attrs}
-        if not recorded:
-            for key, value in mine.items():
-                study.set_user_attr(key, value)
+        if SETTINGS_ATTRIBUTE not in study.user_attrs:
+            study.set_user_attr(SETTINGS_ATTRIBUTE, mine)
             study.set_user_attr("objective", "mean - standard error of the seeds' scores")
-        elif recorded != mine:
+        recorded = study.user_attrs[SETTINGS_ATTRIBUTE]
+        if recorded != mine:
             raise ValueError(
                 f"study {study.study_name!r} was run with {recorded}, this worker would use {mine}: "
                 "give every worker the same --n-seeds, --first-seed, --score and --stochastic-eval"
@@ -186,6 +192,7 @@ class MultiSeedExperimentManager(ExperimentManager):
             pruned = self._train_seed(trial, kwargs, n_envs, seed, exact, n_evaluations, reporter(index))
             if pruned and index + 1 < len(seeds):
                 raise optuna.TrialPruned()
+        self._check_study(trial.study)  # a first worker racing this one may have written other settings
         return robust_score(seed_scores)
 
     def _train_seed(
