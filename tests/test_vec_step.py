@@ -10,6 +10,9 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.running_mean_std import RunningMeanStd
@@ -25,7 +28,7 @@ from stable_baselines3.common.vec_env import (
 )
 
 from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv
-from reinforce_sb3.rollout.vec_step import can_pause, step_active
+from reinforce_sb3.rollout.vec_step import can_pause, step_active, update_running_stats
 from tests.envs import ImageObsEnv
 from tests.helpers import FORK, assert_same_step
 
@@ -210,3 +213,28 @@ def test_vec_normalize_statistics_count_each_step_taken_once(kind):
             np.testing.assert_allclose(rms.var, at_once.var, rtol=1e-5)
     finally:
         env.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    batches=st.lists(
+        hnp.arrays(np.float64, st.tuples(st.integers(1, 9), st.integers(1, 5)), elements=st.floats(-1e6, 1e6)),
+        min_size=1,
+        max_size=4,
+    ),
+    dtype=st.sampled_from([np.float32, np.float64, np.int64]),
+    vector=st.booleans(),
+)
+def test_update_running_stats_is_running_mean_std_update_bit_for_bit(batches, dtype, vector):
+    """The statistics VecNormalize keeps while pausing are those of SB3's update, to the last bit, for
+    observations (2-D) and returns (1-D), float32, float64 and integers."""
+    width = batches[0].shape[1]
+    ours, sb3 = (RunningMeanStd(shape=() if vector else (width,)) for _ in range(2))
+    for batch in batches:
+        batch = (batch[:, 0] if vector else np.resize(batch, (batch.shape[0], width))).astype(dtype)
+        update_running_stats(ours, batch)
+        sb3.update(batch)
+        assert ours.count == sb3.count
+        assert np.asarray(ours.mean).tobytes() == np.asarray(sb3.mean).tobytes()
+        assert np.asarray(ours.var).tobytes() == np.asarray(sb3.var).tobytes()
+        assert np.asarray(ours.mean).dtype == np.asarray(sb3.mean).dtype

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import (
     DummyVecEnv,
     VecEnv,
@@ -61,6 +62,26 @@ def _step_subproc(env: PausableSubprocVecEnv, actions: np.ndarray, active: np.nd
     return env.step_active(actions, active)
 
 
+def update_running_stats(rms: RunningMeanStd, batch: np.ndarray) -> None:
+    """
+    ``rms.update(batch)``, bit for bit: the same sums, divisions and order as numpy's ``mean`` and
+    ``var`` along the first axis, called as ufuncs. For the few rows of one step (one per env)
+    numpy's dispatch costs more than the arithmetic, and ``VecNormalize`` updates two statistics
+    at every step. Other dtypes than float32 and float64 go to ``rms.update``.
+    """
+    if batch.dtype not in (np.float32, np.float64) or batch.shape[0] == 0:
+        rms.update(batch)
+        return
+    count = np.intp(batch.shape[0])  # numpy's mean and var divide by an intp
+    mean = np.add.reduce(batch, axis=0, keepdims=True)
+    np.true_divide(mean, count, out=mean, casting="unsafe")
+    centred = np.subtract(batch, mean)
+    np.square(centred, out=centred)
+    var = np.add.reduce(centred, axis=0, keepdims=True)
+    np.true_divide(var, count, out=var, casting="unsafe")
+    rms.update_from_moments(mean[0], var[0], batch.shape[0])
+
+
 def _finish_vec_normalize(env: VecNormalize, step: VecEnvStepReturn, active: np.ndarray) -> VecEnvStepReturn:
     """
     ``VecNormalize.step_wait`` with the running statistics (``obs_rms``, ``ret_rms`` and the
@@ -76,13 +97,14 @@ def _finish_vec_normalize(env: VecNormalize, step: VecEnvStepReturn, active: np.
     if env.training and env.norm_obs and len(stepped):
         if isinstance(obs, dict) and isinstance(env.obs_rms, dict):
             for key, rms in env.obs_rms.items():
-                rms.update(obs[key][stepped])
+                update_running_stats(rms, obs[key][stepped])
         else:
-            env.obs_rms.update(obs[stepped])
+            assert isinstance(env.obs_rms, RunningMeanStd) and isinstance(obs, np.ndarray)  # as in VecNormalize
+            update_running_stats(env.obs_rms, obs[stepped])
     normalized = env.normalize_obs(obs)
     if env.training and len(stepped):
         env.returns[stepped] = env.returns[stepped] * env.gamma + rewards[stepped]
-        env.ret_rms.update(env.returns[stepped])
+        update_running_stats(env.ret_rms, env.returns[stepped])
     for idx in np.flatnonzero(dones):
         if "terminal_observation" in infos[idx]:
             infos[idx]["terminal_observation"] = env.normalize_obs(infos[idx]["terminal_observation"])
