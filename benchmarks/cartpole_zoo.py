@@ -150,7 +150,12 @@ class SolveCallback(BaseCallback):
 
 
 def make_model(
-    algo: str, seed: int, log_folder: str, conf_file: Path | None = None, env_id: str = ENV_ID
+    algo: str,
+    seed: int,
+    log_folder: str,
+    conf_file: Path | None = None,
+    env_id: str = ENV_ID,
+    hyperparams: dict[str, Any] | None = None,
 ) -> tuple[BaseAlgorithm, int, str]:
     """
     The model as ``python -m rl_zoo3.train --algo ALGO --env ENV_ID --seed SEED`` builds it.
@@ -165,6 +170,7 @@ def make_model(
     :param log_folder: where the zoo writes its config and monitor files
     :param conf_file: REINFORCE's hyperparameter file (default: the shipped one); other algorithms use the zoo's
     :param env_id: the task (default CartPole-v1; :mod:`benchmarks.mujoco_speed` builds the MuJoCo entries)
+    :param hyperparams: values that replace the file's (the zoo's ``--hyperparams``)
     :return: the model, the yml's ``n_timesteps`` and the hyperparameter file used
     """
     import reinforce_sb3.zoo
@@ -175,7 +181,16 @@ def make_model(
     config = str(conf_file or HYPERPARAMS_FILE) if algo == "reinforce" else None
     args = argparse.Namespace(algo=algo, env=env_id, seed=seed, conf_file=config)
     manager = ExperimentManager(
-        args, algo, env_id, log_folder, eval_freq=-1, seed=seed, verbose=0, device="cpu", config=config
+        args,
+        algo,
+        env_id,
+        log_folder,
+        hyperparams=hyperparams,
+        eval_freq=-1,
+        seed=seed,
+        verbose=0,
+        device="cpu",
+        config=config,
     )
     set_random_seed(seed)  # as the zoo's train script does before building
     with contextlib.redirect_stdout(io.StringIO()):  # the zoo prints its hyperparameters whatever the verbosity

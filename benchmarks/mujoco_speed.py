@@ -14,8 +14,15 @@ Each figure is the median of ``--repeats`` measurements, interleaved (one of eac
 repeat) so that a slow spell of the machine does not fall on one loop only; the ratio
 ``REINFORCE ÷ env alone`` is of those medians. One torch thread.
 
+``--n-envs N`` builds the entries with N envs instead of their own (the zoo's ``--hyperparams
+n_envs:N``). A REINFORCE batch is ``n_episodes`` whole episodes of one policy however many envs
+run them, so this changes how many envs each vectorised step steps (and the order in which
+VecNormalize sees the observations), not what a batch is: the per-step costs of the policy and
+of VecNormalize are shared by more env steps.
+
     python -m benchmarks.mujoco_speed
     python -m benchmarks.mujoco_speed --envs Hopper-v5 --steps 5000 --repeats 1
+    python -m benchmarks.mujoco_speed --n-envs 8
 """
 
 from __future__ import annotations
@@ -52,8 +59,8 @@ def mujoco_installed() -> bool:
     return importlib.util.find_spec("mujoco") is not None
 
 
-def env_alone(env_id: str, n_steps: int) -> float:
-    """Steps/s of one env with random actions drawn in advance, reset when an episode ends."""
+def env_alone(env_id: str, n_steps: int, n_envs: int | None = None) -> float:
+    """Steps/s of one env with random actions drawn in advance, reset when an episode ends (always one env)."""
     env = gym.make(env_id)
     env.action_space.seed(0)
     actions = [env.action_space.sample() for _ in range(n_steps)]
@@ -72,19 +79,21 @@ def env_alone(env_id: str, n_steps: int) -> float:
 
 
 @contextlib.contextmanager
-def entry_model(env_id: str) -> Iterator[BaseAlgorithm]:
-    """The model the zoo builds from the entry (seed 0, logs in a temporary folder); its VecEnv is closed after."""
+def entry_model(env_id: str, n_envs: int | None = None) -> Iterator[BaseAlgorithm]:
+    """The model the zoo builds from the entry (seed 0, logs in a temporary folder), with ``n_envs`` envs if given;
+    its VecEnv is closed after."""
+    hyperparams = None if n_envs is None else {"n_envs": n_envs}
     with tempfile.TemporaryDirectory() as folder:
-        model, _, _ = make_model("reinforce", 0, folder, env_id=env_id)
+        model, _, _ = make_model("reinforce", 0, folder, env_id=env_id, hyperparams=hyperparams)
         try:
             yield model
         finally:
             model.get_env().close()  # type: ignore[union-attr]  # make_model gives the model its env
 
 
-def entry_vec_env(env_id: str, n_steps: int) -> float:
+def entry_vec_env(env_id: str, n_steps: int, n_envs: int | None = None) -> float:
     """Steps/s of the entry's VecEnv (as the zoo builds it) with random actions, no policy."""
-    with entry_model(env_id) as model:
+    with entry_model(env_id, n_envs) as model:
         env = model.get_env()
         assert env is not None
         rng = np.random.default_rng(0)
@@ -100,9 +109,9 @@ def entry_vec_env(env_id: str, n_steps: int) -> float:
         return steps_per_second(run)
 
 
-def reinforce_learn(env_id: str, n_steps: int) -> float:
+def reinforce_learn(env_id: str, n_steps: int, n_envs: int | None = None) -> float:
     """Steps/s of ``learn(n_steps)`` of the model the zoo builds from the entry, from scratch."""
-    with entry_model(env_id) as model:
+    with entry_model(env_id, n_envs) as model:
 
         def run() -> int:
             model.learn(n_steps)
@@ -114,7 +123,14 @@ def reinforce_learn(env_id: str, n_steps: int) -> float:
 MEASURE = {"env alone": env_alone, "entry's VecEnv": entry_vec_env, "REINFORCE.learn": reinforce_learn}
 
 
-def mujoco_speed(envs: list[str] | None = None, steps: int = STEPS, repeats: int = REPEATS) -> str:
+def entry_n_envs(env_id: str) -> int:
+    """The number of envs of the entry (the zoo's default, 1, if it sets none)."""
+    return int(yaml.safe_load(HYPERPARAMS_FILE.read_text())[env_id].get("n_envs", 1))
+
+
+def mujoco_speed(
+    envs: list[str] | None = None, steps: int = STEPS, repeats: int = REPEATS, n_envs: int | None = None
+) -> str:
     """The table: each task's loops (median of ``repeats``, interleaved) and REINFORCE's share of the env alone."""
     if not mujoco_installed():
         sys.exit('benchmarks.mujoco_speed: MuJoCo is not installed: pip install "reinforce-sb3[mujoco]"')
@@ -123,15 +139,16 @@ def mujoco_speed(envs: list[str] | None = None, steps: int = STEPS, repeats: int
         measured: dict[str, list[float]] = {loop: [] for loop in LOOPS}
         for _ in range(repeats):
             for loop in LOOPS:
-                measured[loop].append(MEASURE[loop](env_id, steps))
+                measured[loop].append(MEASURE[loop](env_id, steps, n_envs))
         speeds = {loop: float(np.median(values)) for loop, values in measured.items()}
-        row = [env_id, *(f"{speeds[loop]:,.0f}" for loop in LOOPS)]
+        row = [env_id, str(n_envs or entry_n_envs(env_id)), *(f"{speeds[loop]:,.0f}" for loop in LOOPS)]
         rows.append([*row, f"{speeds['REINFORCE.learn'] / speeds['env alone']:.2f}"])
-    header = ["task", *(f"{loop} (steps/s)" for loop in LOOPS), "REINFORCE ÷ env alone"]
+    header = ["task", "n_envs", *(f"{loop} (steps/s)" for loop in LOOPS), "REINFORCE ÷ env alone"]
+    built = "the entries' own n_envs" if n_envs is None else f"n_envs {n_envs} in place of the entries' own"
     return (
-        f"MuJoCo entries of reinforce.yml, {steps:,} env steps per measurement, median of {repeats} interleaved "
-        "repeats; env alone: one env with random actions; entry's VecEnv: the zoo's VecEnv for the entry "
-        "(n_envs, Monitor, VecNormalize) with random actions\n\n" + table(header, rows)
+        f"MuJoCo entries of reinforce.yml ({built}), {steps:,} env steps per measurement, median of {repeats} "
+        "interleaved repeats; env alone: one env with random actions; entry's VecEnv: the zoo's VecEnv for the "
+        "entry (n_envs, Monitor, VecNormalize) with random actions\n\n" + table(header, rows)
     )
 
 
@@ -145,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
         envs={"nargs": "+", "choices": mujoco_entries(), "default": None, "help": "(default: every MuJoCo entry)"},
         steps={"type": int_at_least(1000), "default": STEPS, "help": "env steps per measurement"},
         repeats={"type": int_at_least(1), "default": REPEATS, "help": "measurements per loop (median)"},
+        n_envs={"type": int_at_least(1), "default": None, "help": "envs in place of each entry's own n_envs"},
     )
 
 

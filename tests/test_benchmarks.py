@@ -3,6 +3,7 @@
 Most sections run through their command line, so that the CLI, the machine line and the table are checked at once.
 """
 
+import contextlib
 import json
 import math
 import re
@@ -50,13 +51,27 @@ def test_throughput_table_has_every_loop_and_consistent_ratios(capsys):
             assert float(row[4]) == pytest.approx(speeds["REINFORCE.learn"] / number(row[2]), abs=0.01, rel=0.01)
 
 
-def test_mujoco_speed_table_has_every_loop_and_the_ratio_of_its_medians(capsys):
+@pytest.mark.parametrize("n_envs", [None, 2])
+def test_mujoco_speed_table_has_every_loop_and_the_ratio_of_its_medians(capsys, n_envs, monkeypatch):
     pytest.importorskip("mujoco")
-    table = rows(printed(mujoco_speed.main, ["--envs", "Reacher-v5", "--steps", "1000", "--repeats", "1"], capsys))
-    assert len(table) == 1 and table[0][0] == "Reacher-v5"
-    speeds = [number(cell) for cell in table[0][1:4]]
+    built = []  # the number of envs of each model the loops built
+    entry_model = mujoco_speed.entry_model
+
+    @contextlib.contextmanager
+    def counted(env_id, n_envs=None):
+        with entry_model(env_id, n_envs) as model:
+            built.append(model.get_env().num_envs)
+            yield model
+
+    monkeypatch.setattr(mujoco_speed, "entry_model", counted)
+    options = [] if n_envs is None else ["--n-envs", str(n_envs)]
+    args = ["--envs", "Reacher-v5", "--steps", "1000", "--repeats", "1", *options]
+    table = rows(printed(mujoco_speed.main, args, capsys))
+    assert len(table) == 1 and table[0][:2] == ["Reacher-v5", "4" if n_envs is None else "2"]
+    speeds = [number(cell) for cell in table[0][2:5]]
     assert all(speed > 0 for speed in speeds)
-    assert float(table[0][4]) == pytest.approx(speeds[2] / speeds[0], abs=0.01, rel=0.01)
+    assert float(table[0][5]) == pytest.approx(speeds[2] / speeds[0], abs=0.01, rel=0.01)
+    assert built == [4 if n_envs is None else 2] * 2  # the entry's VecEnv and REINFORCE's
 
 
 def test_mujoco_speed_measures_the_mujoco_entries_only():
