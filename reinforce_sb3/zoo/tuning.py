@@ -136,8 +136,9 @@ class MultiSeedExperimentManager(ExperimentManager):
         Record the training seeds and the score in the study, or refuse to join a study that used others.
 
         They are one user attribute, written in one call, so a worker starting beside the first one never
-        sees half of them; reading it back after writing catches two first workers with different settings
-        (the later write stays, and the earlier writer refuses).
+        sees half of them. Two first workers with different settings may both write: the later write
+        stays, and the other worker refuses here, either on reading it back or when it checks again
+        before recording a trial (:meth:`objective`).
         """
         mine = {
             "trial_seeds": self.tuning.seeds,
