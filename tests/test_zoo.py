@@ -166,7 +166,10 @@ def test_shipped_hyperparameters_build_models():
     from rl_zoo3.exp_manager import ExperimentManager
 
     hyperparams = yaml.safe_load(HYPERPARAMS_FILE.read_text())
-    mujoco = {"InvertedPendulum-v5", "InvertedDoublePendulum-v5", "Hopper-v5", "Reacher-v5", "Swimmer-v5"}
+    mujoco = {
+        "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "Hopper-v5", "Reacher-v5", "Swimmer-v5", "Walker2d-v5",
+        "HalfCheetah-v5",
+    }  # fmt: skip
     assert set(hyperparams) == {
         "PGToy-v0", "SlipperyHill-v0", "CartPole-v1", "Acrobot-v1", "LunarLander-v3", "Pendulum-v1",
         "LunarLanderContinuous-v3", *mujoco,
