@@ -41,14 +41,15 @@ def _step_dummy(env: DummyVecEnv, actions: np.ndarray, active: np.ndarray) -> Ve
     rewards = np.zeros((env.num_envs,), dtype=np.float32)
     dones = np.zeros((env.num_envs,), dtype=bool)
     infos: list[dict[str, Any]] = [{} for _ in range(env.num_envs)]
-    for env_idx in np.flatnonzero(active):
-        obs, rewards[env_idx], terminated, truncated, infos[env_idx] = env.envs[env_idx].step(actions[env_idx])
-        dones[env_idx] = terminated or truncated
-        infos[env_idx]["TimeLimit.truncated"] = truncated and not terminated
-        if dones[env_idx]:
-            infos[env_idx]["terminal_observation"] = obs
+    for env_idx in np.flatnonzero(active).tolist():
+        obs, rewards[env_idx], terminated, truncated, info = env.envs[env_idx].step(actions[env_idx])
+        info["TimeLimit.truncated"] = truncated and not terminated
+        infos[env_idx] = info
+        if terminated or truncated:
+            dones[env_idx] = True
+            info["terminal_observation"] = obs
             obs, env.reset_infos[env_idx] = env.envs[env_idx].reset()
-        env._save_obs(int(env_idx), obs)
+        env._save_obs(env_idx, obs)
     # DummyVecEnv._obs_from_buf, with a plain copy of each array instead of a deepcopy of the dict
     return (
         dict_to_obs(env.observation_space, {key: array.copy() for key, array in env.buf_obs.items()}),
@@ -65,21 +66,37 @@ def _step_subproc(env: PausableSubprocVecEnv, actions: np.ndarray, active: np.nd
 def update_running_stats(rms: RunningMeanStd, batch: np.ndarray) -> None:
     """
     ``rms.update(batch)``, bit for bit: the same sums, divisions and order as numpy's ``mean`` and
-    ``var`` along the first axis, called as ufuncs. For the few rows of one step (one per env)
-    numpy's dispatch costs more than the arithmetic, and ``VecNormalize`` updates two statistics
-    at every step. Other dtypes than float32 and float64 go to ``rms.update``.
+    ``var`` along the first axis, called as ufuncs, then ``rms.update_from_moments``'s arithmetic
+    in its order. For the few rows of one step (one per env) numpy's dispatch and the calls cost
+    more than the arithmetic, and ``VecNormalize`` updates two statistics at every step. Other
+    dtypes than float32 and float64 go to ``rms.update``.
     """
     if batch.dtype not in (np.float32, np.float64) or batch.shape[0] == 0:
         rms.update(batch)
         return
-    count = np.intp(batch.shape[0])  # numpy's mean and var divide by an intp
+    n = batch.shape[0]
+    count = np.intp(n)  # numpy's mean and var divide by an intp
     mean = np.add.reduce(batch, axis=0, keepdims=True)
     np.true_divide(mean, count, out=mean, casting="unsafe")
     centred = np.subtract(batch, mean)
     np.square(centred, out=centred)
     var = np.add.reduce(centred, axis=0, keepdims=True)
     np.true_divide(var, count, out=var, casting="unsafe")
-    rms.update_from_moments(mean[0], var[0], batch.shape[0])
+    # RunningMeanStd.update_from_moments(mean[0], var[0], n), each operation as it writes it
+    batch_mean, batch_var = mean[0], var[0]
+    delta = batch_mean - rms.mean
+    tot_count = rms.count + n
+    new_mean = delta * n
+    new_mean = new_mean / tot_count
+    new_mean = rms.mean + new_mean
+    m_2 = np.square(delta)
+    m_2 = m_2 * rms.count
+    m_2 = m_2 * n
+    m_2 = m_2 / (rms.count + n)
+    m_2 = (rms.var * rms.count + batch_var * n) + m_2
+    rms.var = m_2 / (rms.count + n)
+    rms.mean = new_mean
+    rms.count = n + rms.count
 
 
 def _finish_vec_normalize(env: VecNormalize, step: VecEnvStepReturn, active: np.ndarray) -> VecEnvStepReturn:
@@ -93,23 +110,42 @@ def _finish_vec_normalize(env: VecNormalize, step: VecEnvStepReturn, active: np.
     assert isinstance(obs, (np.ndarray, dict))  # for mypy, as in VecNormalize.step_wait
     env.old_obs = obs
     env.old_reward = rewards
-    stepped = np.flatnonzero(active)
-    if env.training and env.norm_obs and len(stepped):
+    # every env stepped (most steps): the whole arrays, as VecNormalize, without copying rows
+    stepped: slice | np.ndarray = slice(None) if active.all() else np.flatnonzero(active)
+    any_stepped = isinstance(stepped, slice) or len(stepped) > 0
+    if env.training and env.norm_obs and any_stepped:
         if isinstance(obs, dict) and isinstance(env.obs_rms, dict):
             for key, rms in env.obs_rms.items():
                 update_running_stats(rms, obs[key][stepped])
         else:
             assert isinstance(env.obs_rms, RunningMeanStd) and isinstance(obs, np.ndarray)  # as in VecNormalize
             update_running_stats(env.obs_rms, obs[stepped])
-    normalized = env.normalize_obs(obs)
-    if env.training and len(stepped):
+    normalized = _normalize_obs(env, obs)
+    if env.training and any_stepped:
         env.returns[stepped] = env.returns[stepped] * env.gamma + rewards[stepped]
         update_running_stats(env.ret_rms, env.returns[stepped])
-    for idx in np.flatnonzero(dones):
-        if "terminal_observation" in infos[idx]:
-            infos[idx]["terminal_observation"] = env.normalize_obs(infos[idx]["terminal_observation"])
-    env.returns[dones] = 0
+    if dones.any():
+        for idx in np.flatnonzero(dones):
+            if "terminal_observation" in infos[idx]:
+                infos[idx]["terminal_observation"] = env.normalize_obs(infos[idx]["terminal_observation"])
+        env.returns[dones] = 0
     return normalized, env.normalize_reward(rewards), dones, infos
+
+
+def _normalize_obs(env: VecNormalize, obs: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | dict[str, np.ndarray]:
+    """
+    ``env.normalize_obs(obs)``: for one array, its arithmetic without the deep copy (a new array either
+    way), and ``np.clip`` as ``maximum`` then ``minimum`` (the same numbers, NaN included, for half the
+    call's cost). A subclass that normalises otherwise normalises its own way.
+    """
+    own_way = type(env).normalize_obs is not VecNormalize.normalize_obs
+    own_way = own_way or type(env)._normalize_obs is not VecNormalize._normalize_obs
+    if own_way or not (env.norm_obs and isinstance(obs, np.ndarray) and isinstance(env.obs_rms, RunningMeanStd)):
+        return env.normalize_obs(obs)
+    scaled = (obs - env.obs_rms.mean) / np.sqrt(env.obs_rms.var + env.epsilon)
+    np.maximum(scaled, -env.clip_obs, out=scaled)
+    np.minimum(scaled, env.clip_obs, out=scaled)
+    return scaled.astype(np.float32)
 
 
 def _finish_vec_monitor(env: VecMonitor, step: VecEnvStepReturn, active: np.ndarray) -> VecEnvStepReturn:
