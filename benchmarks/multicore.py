@@ -38,7 +38,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -138,6 +138,7 @@ class SlowStep(gym.Wrapper):
         super().__init__(env)
         self.work = work
         self.waits: list[float] = []
+        self.busy = 0.0  # seconds inside its steps
         self._end: float | None = None
 
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
@@ -147,6 +148,7 @@ class SlowStep(gym.Wrapper):
         burn(self.work)
         result = self.env.step(action)
         self._end = time.perf_counter()
+        self.busy += self._end - start
         return result
 
 
@@ -178,9 +180,16 @@ class StopAfter(BaseCallback):
         self.used = 0
         self.shortest = 0.0
         self.env_steps: np.ndarray | None = None
+        self.between = 0.0  # seconds from the end of a collection to the start of the next: the updates
+        self._collected: float | None = None
+
+    def _on_rollout_start(self) -> None:
+        if self._collected is not None:
+            self.between += time.perf_counter() - self._collected
 
     def _on_rollout_end(self) -> None:
         assert isinstance(self.model, REINFORCE)
+        self._collected = time.perf_counter()
         if self.model.collector.complete:  # about to be an update: its batch counts
             self.used += self.model.collector.n_batch_steps
             if self.env_steps is not None:
@@ -198,17 +207,34 @@ class StopAfter(BaseCallback):
         return self.used / self.shortest if self.shortest else float("nan")
 
 
-def used_steps_per_second(kind: str, n_envs: int, work: int, updates: int) -> tuple[float, float, float]:
-    """Batch steps per second of REINFORCE.learn on the slow CartPole, over ``updates`` batches from scratch, the
-    batch-rule ceiling of those batches (see :class:`StopAfter`), and the median time an env waited between two
-    of its steps (see :class:`SlowStep`)."""
+class SpeedRun(NamedTuple):
+    """One timed ``learn()`` on the slow CartPole (:func:`used_steps_per_second`)."""
+
+    speed: float
+    """batch steps per second"""
+    ceiling: float
+    """the batch rule's ceiling of its batches (:class:`StopAfter`)"""
+    wait: float
+    """the median time an env waited between two of its steps (:class:`SlowStep`), seconds"""
+    shares: tuple[float, float, float, float]
+    """shares of the wall time, mean over the envs: inside an env's steps, gaps between two of its steps shorter
+    than half a step, the longer gaps, and the main process's time between two collections (the updates)"""
+
+
+def used_steps_per_second(kind: str, n_envs: int, work: int, updates: int, step_seconds: float) -> SpeedRun:
+    """REINFORCE.learn on the slow CartPole (``step_seconds`` of CPU a step), over ``updates`` batches from
+    scratch: see :class:`SpeedRun`."""
     env = make_env(kind, n_envs, functools.partial(slow_cartpole, work), n_workers=n_envs)  # one env a worker
     try:
         model, stop = reinforce(env), StopAfter(updates)
         start = time.perf_counter()
         model.learn(10**9, callback=stop)
-        speed = stop.used / (time.perf_counter() - start)
-        return speed, stop.ceiling, float(np.median(np.concatenate(env.get_attr("waits"))))
+        wall = time.perf_counter() - start
+        waits = [np.asarray(env_waits) for env_waits in env.get_attr("waits")]
+        short = np.mean([w[w < step_seconds / 2].sum() for w in waits]) / wall
+        longer = np.mean([w[w >= step_seconds / 2].sum() for w in waits]) / wall
+        shares = (float(np.mean(env.get_attr("busy"))) / wall, float(short), float(longer), stop.between / wall)
+        return SpeedRun(stop.used / wall, stop.ceiling, float(np.median(np.concatenate(waits))), shares)
     finally:
         env.close()
 
@@ -264,17 +290,19 @@ def speedup(
     alone: dict[tuple[str, int], list[float]] = {(kind, n): [] for kind in kinds[:2] for n in workers}
     ceiling: dict[int, float] = {}
     waits: dict[int, list[float]] = {n: [] for n in workers}
+    shares: dict[int, list[tuple[float, float, float, float]]] = {n: [] for n in workers}
     capacity = []
     for _ in range(repeats):
         capacity.append(parallel_capacity(300 * work))
         for n in workers:
             for kind in kinds:
-                speed, batch_ceiling, wait = used_steps_per_second(kind, n, work, updates)
-                speeds[kind, n].append(speed)
+                run = used_steps_per_second(kind, n, work, updates, step_ms / 1000)
+                speeds[kind, n].append(run.speed)
                 if kind == "DummyVecEnv":  # the same batches every time (those of a PausableSubprocVecEnv too)
-                    ceiling[n] = batch_ceiling
+                    ceiling[n] = run.ceiling
                 if kind == "PausableSubprocVecEnv":
-                    waits[n].append(wait)
+                    waits[n].append(run.wait)
+                    shares[n].append(run.shares)
             for kind in kinds[:2]:
                 alone[kind, n].append(env_alone_steps_per_second(kind, n, work))
     median = {key: float(np.median(values)) for key, values in speeds.items()}
@@ -322,6 +350,17 @@ def speedup(
         f"The machine meanwhile: {cores()} processes burning in parallel ran {np.median(capacity):.2f} times as fast "
         "as one (the most any VecEnv could reach; less than the cores when other programs use them)\n\n"
         f"{table(header, rows)}"
+    )
+    share_rows = [[str(n), *(f"{value:.0%}" for value in np.median(shares[n], axis=0))] for n in workers]
+    share_header = ["workers (= envs)", "in its steps", "gaps < half a step", "longer waits", "updates"]
+    text += (
+        f"\n\nWhere the time of PausableSubprocVecEnv's envs went: shares of learn()'s wall time, mean over the "
+        f"envs, median of {repeats}. In its steps: inside the env's step; gaps < half a step: from the end of a step "
+        f"to the start of the next, when shorter than {step_ms / 2:.2f} ms (the worker's own forward pass, sampling "
+        f"and bookkeeping between two steps of a run); longer waits: the other gaps (at an episode's end: the "
+        f"report, the main process's decision on the next episode and the next run's message; at a batch's end: "
+        f"the other envs' last episodes and the update); updates: the main process's time from the end of one "
+        f"collection to the start of the next, during which every env waits\n\n{table(share_header, share_rows)}"
     )
     if plot is not None:
         plot_speedup(median, alone_speedup, ceiling, workers, step_ms, float(np.median(capacity)), plot)

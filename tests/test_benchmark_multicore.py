@@ -20,8 +20,16 @@ def test_multicore_benchmark_tables_and_plot(capsys, tmp_path):
         share = float(row[5].rstrip("%"))
         assert share == 0.0 if row[2] == "paused" else share > 10.0
 
+    speedup_text, shares_text = speedup_text.split("\n\nWhere the time")
     speedup = rows(speedup_text)
     assert [row[0] for row in speedup] == ["1", "2"]
+    shares = rows(shares_text)
+    assert [row[0] for row in shares] == ["1", "2"]
+    for row in shares:
+        parts = [float(cell.rstrip("%")) for cell in row[1:]]
+        assert parts[0] > 0 and all(part >= 0 for part in parts)
+        assert sum(parts[:3]) <= 100 + 2  # the env's steps and the gaps between them fit in the wall time (rounding)
+        assert parts[3] <= parts[2] + 1  # the updates are among the longer waits
     for row in speedup:
         dummy, paused, lockstep = (number(cell) for cell in row[1:4])
         assert min(dummy, paused, lockstep) > 0
