@@ -51,6 +51,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 from benchmarks.common import BatchRecorder, parser, positive_float, report, table
 from gym_pgtoy.cli import int_at_least
 from reinforce_sb3 import REINFORCE
+from reinforce_sb3.rollout.overlap import RUN_LENGTH
 from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv
 
 SECTIONS = ("waste", "speedup", "overhead")
@@ -132,22 +133,27 @@ def burn(work: int) -> int:
 class SlowStep(gym.Wrapper):
     """Burns ``work`` units of CPU (see :func:`burn`) at every step: a stand-in for an expensive simulator. Keeps
     the time from the end of each step to the start of the next (``waits``: in a worker, the time it waited for
-    its next action)."""
+    its next action), when each such gap began and ended and whether the step before it ended its episode
+    (``gaps``), and the time spent inside its steps (``busy``)."""
 
     def __init__(self, env: gym.Env, work: int) -> None:
         super().__init__(env)
         self.work = work
         self.waits: list[float] = []
-        self.busy = 0.0  # seconds inside its steps
+        self.gaps: list[tuple[float, float, bool]] = []
+        self.busy = 0.0
         self._end: float | None = None
+        self._ended = False
 
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
         start = time.perf_counter()
         if self._end is not None:
             self.waits.append(start - self._end)
+            self.gaps.append((self._end, start, self._ended))
         burn(self.work)
         result = self.env.step(action)
         self._end = time.perf_counter()
+        self._ended = bool(result[2] or result[3])
         self.busy += self._end - start
         return result
 
@@ -180,12 +186,12 @@ class StopAfter(BaseCallback):
         self.used = 0
         self.shortest = 0.0
         self.env_steps: np.ndarray | None = None
-        self.between = 0.0  # seconds from the end of a collection to the start of the next: the updates
+        self.updating: list[tuple[float, float]] = []  # from the end of a collection to the start of the next
         self._collected: float | None = None
 
     def _on_rollout_start(self) -> None:
         if self._collected is not None:
-            self.between += time.perf_counter() - self._collected
+            self.updating.append((self._collected, time.perf_counter()))
 
     def _on_rollout_end(self) -> None:
         assert isinstance(self.model, REINFORCE)
@@ -216,9 +222,10 @@ class SpeedRun(NamedTuple):
     """the batch rule's ceiling of its batches (:class:`StopAfter`)"""
     wait: float
     """the median time an env waited between two of its steps (:class:`SlowStep`), seconds"""
-    shares: tuple[float, float, float, float]
-    """shares of the wall time, mean over the envs: inside an env's steps, gaps between two of its steps shorter
-    than half a step, the longer gaps, and the main process's time between two collections (the updates)"""
+    shares: tuple[float, float, float, float, float, float]
+    """shares of the wall time, mean over the envs: inside an env's steps; gaps between two of its steps shorter
+    than half a step; the longer gaps inside an episode, after an episode's end, and across an update; and the
+    main process's time between two collections (the updates)"""
 
 
 def used_steps_per_second(kind: str, n_envs: int, work: int, updates: int, step_seconds: float) -> SpeedRun:
@@ -231,10 +238,21 @@ def used_steps_per_second(kind: str, n_envs: int, work: int, updates: int, step_
         model.learn(10**9, callback=stop)
         wall = time.perf_counter() - start
         waits = [np.asarray(env_waits) for env_waits in env.get_attr("waits")]
-        short = np.mean([w[w < step_seconds / 2].sum() for w in waits]) / wall
-        longer = np.mean([w[w >= step_seconds / 2].sum() for w in waits]) / wall
-        shares = (float(np.mean(env.get_attr("busy"))) / wall, float(short), float(longer), stop.between / wall)
-        return SpeedRun(stop.used / wall, stop.ceiling, float(np.median(np.concatenate(waits))), shares)
+        kinds = np.zeros(4)  # seconds per env: short gaps, longer ones inside an episode, at its start, at a batch's
+        for gaps in env.get_attr("gaps"):
+            for end, start, ended in gaps:
+                if start - end < step_seconds / 2:
+                    kinds[0] += start - end
+                elif not ended:
+                    kinds[1] += start - end
+                else:  # an episode's end: across an update if one ran meanwhile (every env waits for it)
+                    kinds[3 if any(end <= a and b <= start for a, b in stop.updating) else 2] += start - end
+        shares = (
+            float(np.mean(env.get_attr("busy"))) / wall,
+            *(float(seconds) / env.num_envs / wall for seconds in kinds),
+            sum(b - a for a, b in stop.updating) / wall,
+        )
+        return SpeedRun(stop.used / wall, stop.ceiling, float(np.median(np.concatenate(waits))), shares)  # type: ignore[arg-type]
     finally:
         env.close()
 
@@ -290,7 +308,7 @@ def speedup(
     alone: dict[tuple[str, int], list[float]] = {(kind, n): [] for kind in kinds[:2] for n in workers}
     ceiling: dict[int, float] = {}
     waits: dict[int, list[float]] = {n: [] for n in workers}
-    shares: dict[int, list[tuple[float, float, float, float]]] = {n: [] for n in workers}
+    shares: dict[int, list[tuple[float, float, float, float, float, float]]] = {n: [] for n in workers}
     capacity = []
     for _ in range(repeats):
         capacity.append(parallel_capacity(300 * work))
@@ -352,15 +370,25 @@ def speedup(
         f"{table(header, rows)}"
     )
     share_rows = [[str(n), *(f"{value:.0%}" for value in np.median(shares[n], axis=0))] for n in workers]
-    share_header = ["workers (= envs)", "in its steps", "gaps < half a step", "longer waits", "updates"]
+    share_header = [
+        "workers (= envs)",
+        "in its steps",
+        "gaps < half a step",
+        "longer, in an episode",
+        "longer, at an episode's start",
+        "at a batch's end",
+        "updates",
+    ]
     text += (
         f"\n\nWhere the time of PausableSubprocVecEnv's envs went: shares of learn()'s wall time, mean over the "
         f"envs, median of {repeats}. In its steps: inside the env's step; gaps < half a step: from the end of a step "
         f"to the start of the next, when shorter than {step_ms / 2:.2f} ms (the worker's own forward pass, sampling "
-        f"and bookkeeping between two steps of a run); longer waits: the other gaps (at an episode's end: the "
-        f"report, the main process's decision on the next episode and the next run's message; at a batch's end: "
-        f"the other envs' last episodes and the update); updates: the main process's time from the end of one "
-        f"collection to the start of the next, during which every env waits\n\n{table(share_header, share_rows)}"
+        f"and bookkeeping between two steps of a run); the longer gaps, in an episode (the end of a run of "
+        f"{RUN_LENGTH} steps: the report and the next run's message), at an episode's start (the report, the main "
+        f"process's decision on the next episode, which may wait for another env to get as far, and the next run's "
+        f"message), and at a batch's end (across an update: the other envs' last episodes, then the update); "
+        f"updates: the main process's time from the end of one collection to the start of the next, during which "
+        f"every env waits\n\n{table(share_header, share_rows)}"
     )
     if plot is not None:
         plot_speedup(median, alone_speedup, ceiling, workers, step_ms, float(np.median(capacity)), plot)
