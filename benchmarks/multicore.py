@@ -132,14 +132,13 @@ def burn(work: int) -> int:
 
 class SlowStep(gym.Wrapper):
     """Burns ``work`` units of CPU (see :func:`burn`) at every step: a stand-in for an expensive simulator. Keeps
-    the time from the end of each step to the start of the next (``waits``: in a worker, the time it waited for
-    its next action), when each such gap began and ended and whether the step before it ended its episode
-    (``gaps``), and the time spent inside its steps (``busy``)."""
+    each gap from the end of a step to the start of the next (``gaps``: when it began and ended, and whether the
+    step before it ended its episode; in a worker, the time it waited for its next action), and the time spent
+    inside its steps (``busy``)."""
 
     def __init__(self, env: gym.Env, work: int) -> None:
         super().__init__(env)
         self.work = work
-        self.waits: list[float] = []
         self.gaps: list[tuple[float, float, bool]] = []
         self.busy = 0.0
         self._end: float | None = None
@@ -148,7 +147,6 @@ class SlowStep(gym.Wrapper):
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
         start = time.perf_counter()
         if self._end is not None:
-            self.waits.append(start - self._end)
             self.gaps.append((self._end, start, self._ended))
         burn(self.work)
         result = self.env.step(action)
@@ -237,22 +235,29 @@ def used_steps_per_second(kind: str, n_envs: int, work: int, updates: int, step_
         start = time.perf_counter()
         model.learn(10**9, callback=stop)
         wall = time.perf_counter() - start
-        waits = [np.asarray(env_waits) for env_waits in env.get_attr("waits")]
-        kinds = np.zeros(4)  # seconds per env: short gaps, longer ones inside an episode, at its start, at a batch's
-        for gaps in env.get_attr("gaps"):
-            for end, start, ended in gaps:
-                if start - end < step_seconds / 2:
-                    kinds[0] += start - end
-                elif not ended:
-                    kinds[1] += start - end
-                else:  # an episode's end: across an update if one ran meanwhile (every env waits for it)
-                    kinds[3 if any(end <= a and b <= start for a, b in stop.updating) else 2] += start - end
+        gaps = [gap for env_gaps in env.get_attr("gaps") for gap in env_gaps]
+        short = in_episode = at_start = at_batch_end = 0.0  # seconds, all envs together
+        for gap_start, gap_end, ended in gaps:
+            seconds = gap_end - gap_start
+            if seconds < step_seconds / 2:
+                short += seconds
+            elif not ended:
+                in_episode += seconds
+            elif any(gap_start <= a and b <= gap_end for a, b in stop.updating):  # every env waits for an update
+                at_batch_end += seconds
+            else:
+                at_start += seconds
+        per_env = env.num_envs * wall
         shares = (
             float(np.mean(env.get_attr("busy"))) / wall,
-            *(float(seconds) / env.num_envs / wall for seconds in kinds),
+            short / per_env,
+            in_episode / per_env,
+            at_start / per_env,
+            at_batch_end / per_env,
             sum(b - a for a, b in stop.updating) / wall,
         )
-        return SpeedRun(stop.used / wall, stop.ceiling, float(np.median(np.concatenate(waits))), shares)  # type: ignore[arg-type]
+        wait = float(np.median([gap_end - gap_start for gap_start, gap_end, _ in gaps]))
+        return SpeedRun(stop.used / wall, stop.ceiling, wait, shares)
     finally:
         env.close()
 
