@@ -8,11 +8,16 @@ for ``--steps`` env steps:
 - ``entry's VecEnv``: the VecEnv the zoo builds for the entry (its ``n_envs`` envs with
   Monitor, and VecNormalize) stepped with random actions: what the wrappers cost;
 - ``REINFORCE.learn``: the model the zoo builds from the entry (:func:`benchmarks.cartpole_zoo.make_model`),
-  learning from scratch: acting, storing the steps and the updates.
+  learning from scratch: acting, storing the steps and the updates;
+- ``REINFORCE.learn, trained``: one such model that has first learned for ``--trained`` steps (once per
+  task, not timed), going on learning. From scratch, the episodes of most tasks are short: an update
+  every few hundred steps, and at each batch's end the envs whose episodes have ended wait for the
+  last one (see docs/performance.md). Later in training the episodes are longer, and this is the speed
+  of most of a run's steps.
 
 Each figure is the median of ``--repeats`` measurements, interleaved (one of each loop per
 repeat) so that a slow spell of the machine does not fall on one loop only; the ratio
-``REINFORCE ÷ env alone`` is of those medians. One torch thread.
+``REINFORCE ÷ env alone`` is of those medians (from scratch, and trained). One torch thread.
 
 ``--n-envs N`` builds the entries with N envs instead of their own (the zoo's ``--hyperparams
 n_envs:N``). A REINFORCE batch is ``n_episodes`` whole episodes of one policy however many envs
@@ -23,6 +28,7 @@ of VecNormalize are shared by more env steps.
     python -m benchmarks.mujoco_speed
     python -m benchmarks.mujoco_speed --envs Hopper-v5 --steps 5000 --repeats 1
     python -m benchmarks.mujoco_speed --n-envs 8
+    python -m benchmarks.mujoco_speed --trained 0     # no trained column
 """
 
 from __future__ import annotations
@@ -44,7 +50,9 @@ from gym_pgtoy.cli import int_at_least
 from reinforce_sb3.zoo import HYPERPARAMS_FILE
 
 LOOPS = ("env alone", "entry's VecEnv", "REINFORCE.learn")
+TRAINED = "REINFORCE.learn, trained"
 STEPS, REPEATS = 20_000, 3  # env steps per measurement and measurements per loop, by default
+TRAINED_STEPS = 200_000  # steps the trained model learns before its measurements, by default
 
 
 def mujoco_entries() -> list[str]:
@@ -123,32 +131,61 @@ def reinforce_learn(env_id: str, n_steps: int, n_envs: int | None = None) -> flo
 MEASURE = {"env alone": env_alone, "entry's VecEnv": entry_vec_env, "REINFORCE.learn": reinforce_learn}
 
 
+def going_on(model: BaseAlgorithm, n_steps: int) -> float:
+    """Steps/s of ``model.learn(n_steps)`` going on from where the model is (its step count kept)."""
+
+    def run() -> int:
+        before = model.num_timesteps
+        model.learn(n_steps, reset_num_timesteps=False)
+        return model.num_timesteps - before
+
+    return steps_per_second(run)
+
+
 def entry_n_envs(env_id: str) -> int:
     """The number of envs of the entry (the zoo's default, 1, if it sets none)."""
     return int(yaml.safe_load(HYPERPARAMS_FILE.read_text())[env_id].get("n_envs", 1))
 
 
 def mujoco_speed(
-    envs: list[str] | None = None, steps: int = STEPS, repeats: int = REPEATS, n_envs: int | None = None
+    envs: list[str] | None = None,
+    steps: int = STEPS,
+    repeats: int = REPEATS,
+    n_envs: int | None = None,
+    trained: int = TRAINED_STEPS,
 ) -> str:
-    """The table: each task's loops (median of ``repeats``, interleaved) and REINFORCE's share of the env alone."""
+    """The table: each task's loops (median of ``repeats``, interleaved) and REINFORCE's share of the env alone,
+    from scratch and, unless ``trained`` is 0, after ``trained`` steps of learning."""
     if not mujoco_installed():
         sys.exit('benchmarks.mujoco_speed: MuJoCo is not installed: pip install "reinforce-sb3[mujoco]"')
+    loops = [*LOOPS, TRAINED] if trained else list(LOOPS)
     rows = []
     for env_id in envs or mujoco_entries():
-        measured: dict[str, list[float]] = {loop: [] for loop in LOOPS}
-        for _ in range(repeats):
-            for loop in LOOPS:
-                measured[loop].append(MEASURE[loop](env_id, steps, n_envs))
+        measured: dict[str, list[float]] = {loop: [] for loop in loops}
+        with contextlib.ExitStack() as stack:
+            trained_model = stack.enter_context(entry_model(env_id, n_envs)) if trained else None
+            if trained_model is not None:
+                trained_model.learn(trained)
+            for _ in range(repeats):
+                for loop in LOOPS:
+                    measured[loop].append(MEASURE[loop](env_id, steps, n_envs))
+                if trained_model is not None:
+                    measured[TRAINED].append(going_on(trained_model, steps))
         speeds = {loop: float(np.median(values)) for loop, values in measured.items()}
-        row = [env_id, str(n_envs or entry_n_envs(env_id)), *(f"{speeds[loop]:,.0f}" for loop in LOOPS)]
-        rows.append([*row, f"{speeds['REINFORCE.learn'] / speeds['env alone']:.2f}"])
-    header = ["task", "n_envs", *(f"{loop} (steps/s)" for loop in LOOPS), "REINFORCE ÷ env alone"]
+        row = [env_id, str(n_envs or entry_n_envs(env_id)), *(f"{speeds[loop]:,.0f}" for loop in loops)]
+        ratios = [speeds[loop] / speeds["env alone"] for loop in loops[2:]]
+        rows.append([*row, *(f"{ratio:.2f}" for ratio in ratios)])
+    header = ["task", "n_envs", *(f"{loop} (steps/s)" for loop in loops), "REINFORCE ÷ env alone"]
+    if trained:
+        header[-1] += ", from scratch"
+        header.append("REINFORCE ÷ env alone, trained")
     built = "the entries' own n_envs" if n_envs is None else f"n_envs {n_envs} in place of the entries' own"
+    after = f"; trained: one model that learned {trained:,} steps first, going on" if trained else ""
     return (
         f"MuJoCo entries of reinforce.yml ({built}), {steps:,} env steps per measurement, median of {repeats} "
         "interleaved repeats; env alone: one env with random actions; entry's VecEnv: the zoo's VecEnv for the "
-        "entry (n_envs, Monitor, VecNormalize) with random actions\n\n" + table(header, rows)
+        f"entry (n_envs, Monitor, VecNormalize) with random actions; REINFORCE.learn: from scratch{after}\n\n"
+        + table(header, rows)
     )
 
 
@@ -163,6 +200,11 @@ def main(argv: list[str] | None = None) -> None:
         steps={"type": int_at_least(1000), "default": STEPS, "help": "env steps per measurement"},
         repeats={"type": int_at_least(1), "default": REPEATS, "help": "measurements per loop (median)"},
         n_envs={"type": int_at_least(1), "default": None, "help": "envs in place of each entry's own n_envs"},
+        trained={
+            "type": int_at_least(0),
+            "default": TRAINED_STEPS,
+            "help": "steps the trained model learns before its measurements (0: no trained column)",
+        },
     )
 
 

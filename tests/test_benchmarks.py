@@ -64,8 +64,13 @@ def test_mujoco_speed_table_has_every_loop_and_the_ratio_of_its_medians(capsys, 
             yield model
 
     monkeypatch.setattr(mujoco_speed, "entry_model", counted)
+    learned = []  # the steps the trained model had when each of its measurements began
+    going_on = mujoco_speed.going_on
+    monkeypatch.setattr(
+        mujoco_speed, "going_on", lambda model, steps: learned.append(model.num_timesteps) or going_on(model, steps)
+    )
     options = [] if n_envs is None else ["--n-envs", str(n_envs)]
-    args = ["--envs", "Reacher-v5", "--steps", "1000", "--repeats", "1", *options]
+    args = ["--envs", "Reacher-v5", "--steps", "1000", "--repeats", "2", "--trained", "1000", *options]
     table = rows(printed(mujoco_speed.main, args, capsys))
     import yaml
 
@@ -73,10 +78,21 @@ def test_mujoco_speed_table_has_every_loop_and_the_ratio_of_its_medians(capsys, 
 
     expected = n_envs or yaml.safe_load(HYPERPARAMS_FILE.read_text())["Reacher-v5"]["n_envs"]  # the entry's own
     assert len(table) == 1 and table[0][:2] == ["Reacher-v5", str(expected)]
-    speeds = [number(cell) for cell in table[0][2:5]]
+    speeds = [number(cell) for cell in table[0][2:6]]  # env alone, VecEnv, from scratch, trained
     assert all(speed > 0 for speed in speeds)
-    assert float(table[0][5]) == pytest.approx(speeds[2] / speeds[0], abs=0.01, rel=0.01)
-    assert built == [expected] * 2  # the entry's VecEnv and REINFORCE's
+    assert float(table[0][6]) == pytest.approx(speeds[2] / speeds[0], abs=0.01, rel=0.01)
+    assert float(table[0][7]) == pytest.approx(speeds[3] / speeds[0], abs=0.01, rel=0.01)
+    # the trained model: built once, before the repeats, and measured after its 1000 steps, going on
+    assert built == [expected] * 5  # the trained model, then the VecEnv's and REINFORCE's of each repeat
+    assert learned[0] >= 1000 and learned[1] >= learned[0] + 1000
+
+
+def test_mujoco_speed_without_a_trained_model_has_the_from_scratch_columns_only(capsys):
+    pytest.importorskip("mujoco")
+    args = ["--envs", "Reacher-v5", "--steps", "1000", "--repeats", "1", "--trained", "0"]
+    output = printed(mujoco_speed.main, args, capsys)
+    assert "trained" not in output
+    assert len(rows(output)[0]) == 6
 
 
 def test_mujoco_speed_measures_the_mujoco_entries_only():
