@@ -15,12 +15,21 @@ tree game both also of the exact expected return of the final (stochastic) polic
 
 ``--conf-file`` measures REINFORCE with another hyperparameter file (a candidate from a study)
 instead of the shipped one; budgets come from that file.
+
+The other algorithms (``--algos a2c ppo``) use the zoo's own hyperparameters for the task. Where the
+zoo has none for this version of the env (its MuJoCo entries are for the v4 tasks), they use its
+entry for the nearest older version of the same task (``Hopper-v4`` for ``Hopper-v5``), else the
+zoo's ``default`` entry, as the zoo itself does; a note under the table says which.
+
+    python -m benchmarks.zoo_table --envs Hopper-v5 --algos reinforce a2c ppo --seeds 5 --first-seed 200
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -37,6 +46,29 @@ from gym_pgtoy.cli import int_at_least
 from reinforce_sb3.zoo import HYPERPARAMS_FILE
 
 
+def zoo_hyperparameters(algo: str, env_id: str) -> tuple[str, dict[str, Any] | None]:
+    """
+    Where the zoo's hyperparameters of ``algo`` (one of rl_zoo3's, not REINFORCE) for ``env_id`` come from.
+
+    :return: ``("", None)`` when the zoo has an entry for ``env_id``; else a note saying what is used
+        instead, and the entry of the nearest older version of the same task (``Hopper-v4`` for
+        ``Hopper-v5``) to train with, or None where the zoo has none either and uses its ``default`` entry
+    """
+    spec = importlib.util.find_spec("rl_zoo3")
+    assert spec is not None and spec.submodule_search_locations, "benchmarks.zoo_table needs the zoo extra"
+    entries = yaml.safe_load((Path(spec.submodule_search_locations[0]) / "hyperparams" / f"{algo}.yml").read_text())
+    if env_id in entries:
+        return "", None
+    versioned = re.fullmatch(r"(.+)-v(\d+)", env_id)
+    if versioned:
+        name, version = versioned.group(1), int(versioned.group(2))
+        for older in range(version - 1, -1, -1):
+            if f"{name}-v{older}" in entries:
+                note = f"{algo} on {env_id}: the zoo's {name}-v{older} hyperparameters (it has none for {env_id})"
+                return note, entries[f"{name}-v{older}"]
+    return f"{algo} on {env_id}: the zoo's default hyperparameters (it has none for this task)", None
+
+
 def train_and_evaluate(
     algo: str,
     env_id: str,
@@ -49,7 +81,8 @@ def train_and_evaluate(
 ) -> dict[str, Any]:
     """One zoo training run in its own process, then the evaluation of its final model.
 
-    :param conf_file: REINFORCE's hyperparameter file (default: the shipped one); other algorithms use the zoo's
+    :param conf_file: the hyperparameter file for the zoo's ``--conf-file`` (default: REINFORCE's shipped one,
+        and the zoo's own for the other algorithms)
     :param evaluations: also evaluate this many times during training (the zoo's ``--eval-freq``, with
         ``eval_episodes`` deterministic episodes each) and give the best of those means, ``max_over_training``
         (Tianshou's metric); 0: no evaluation during training
@@ -61,7 +94,7 @@ def train_and_evaluate(
         "--seed", str(seed), "-f", str(log_folder), "--eval-freq", eval_freq, "--eval-episodes", str(eval_episodes),
         "--num-threads", "1", "--verbose", "0",
     ]  # fmt: skip
-    if conf_file is not None and algo == "reinforce":
+    if conf_file is not None:
         command += ["--conf-file", str(conf_file)]
     subprocess.run(command, check=True, capture_output=True, text=True)
     evaluate = [sys.executable, "-m", "benchmarks.zoo_table", "--evaluate", algo, env_id, str(log_folder), str(seed)]
@@ -123,10 +156,29 @@ def zoo_table(
     """
     hyperparams = yaml.safe_load((conf_file or HYPERPARAMS_FILE).read_text())
     envs = envs or list(hyperparams)
+    notes = []
     with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(jobs) as pool:
+        conf_files: dict[tuple[str, str], Path | None] = {}
+        for env_id in envs:
+            for algo in algos:
+                conf_files[algo, env_id] = conf_file if algo == "reinforce" else None
+                if algo != "reinforce":
+                    note, entry = zoo_hyperparameters(algo, env_id)
+                    notes += [note] if note else []
+                    if entry is not None:  # the older version's entry, under this env id
+                        conf_files[algo, env_id] = Path(folder) / f"{algo}-{env_id}.yml"
+                        Path(folder, f"{algo}-{env_id}.yml").write_text(yaml.safe_dump({env_id: entry}))
         runs = [
             pool.submit(
-                train_and_evaluate, algo, env_id, budget, seed, eval_episodes, Path(folder), conf_file, evaluations
+                train_and_evaluate,
+                algo,
+                env_id,
+                budget,
+                seed,
+                eval_episodes,
+                Path(folder),
+                conf_files[algo, env_id],
+                evaluations,
             )
             for env_id in envs
             for budget in [int(budget_scale * float(hyperparams[env_id]["n_timesteps"]))]
@@ -166,7 +218,7 @@ def zoo_table(
             *([f"{algo} per seed"] if per_seed else []),
         ]
     ]
-    return table(["task", "budget", "seeds", *columns], rows)
+    return table(["task", "budget", "seeds", *columns], rows) + "".join(f"\n- {note}" for note in notes)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,10 +7,12 @@ import contextlib
 import json
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch as th
+import yaml
 
 from benchmarks import (
     gpu,
@@ -215,6 +217,58 @@ def test_zoo_table_gives_the_iqm_and_its_bootstrap_interval_beside_the_mean(monk
     point, low, high = (float(x) for x in row[4].replace("[", "").replace("]", "").replace(",", "").split())
     assert point == 2.5 and 1.0 <= low <= point < high <= 100.0
     assert row[6].startswith("5.0 [4.0, ")
+
+
+def zoo_entries(algo):
+    import rl_zoo3
+
+    return yaml.safe_load((Path(rl_zoo3.__file__).parent / "hyperparams" / f"{algo}.yml").read_text())
+
+
+def test_zoo_hyperparameters_fall_back_to_the_older_version_of_the_task_then_to_the_default():
+    assert zoo_table.zoo_hyperparameters("a2c", "CartPole-v1") == ("", None)  # the zoo's own entry
+    note, entry = zoo_table.zoo_hyperparameters("ppo", "Hopper-v5")
+    assert entry == zoo_entries("ppo")["Hopper-v4"] and "Hopper-v5" not in zoo_entries("ppo")
+    assert note == "ppo on Hopper-v5: the zoo's Hopper-v4 hyperparameters (it has none for Hopper-v5)"
+    note, entry = zoo_table.zoo_hyperparameters("a2c", "Reacher-v5")  # no Reacher in the zoo's a2c.yml
+    assert entry is None and "default" in note
+    assert not any(re.fullmatch(r"Reacher-v\d+", key) for key in zoo_entries("a2c"))
+
+
+def test_zoo_table_trains_on_the_older_versions_entry_and_says_so(monkeypatch):
+    """Made-up runs: what each run is given to train with, and the note under the table."""
+    given = {}
+
+    def made_up(algo, env_id, budget, seed, eval_episodes, folder, conf_file, evaluations):
+        given[algo] = None if conf_file is None else yaml.safe_load(conf_file.read_text())
+        return {"algo": algo, "env": env_id, "budget": budget, "seed": seed, "mean": 1.0}
+
+    monkeypatch.setattr(zoo_table, "train_and_evaluate", made_up)
+    markdown = zoo_table.zoo_table(["Hopper-v5"], 1, 1, 5, ["reinforce", "a2c", "ppo"], None)
+    assert given == {
+        "reinforce": None,  # the shipped reinforce.yml
+        "a2c": {"Hopper-v5": zoo_entries("a2c")["Hopper-v4"]},
+        "ppo": {"Hopper-v5": zoo_entries("ppo")["Hopper-v4"]},
+    }
+    assert markdown.splitlines()[-2:] == [
+        "- a2c on Hopper-v5: the zoo's Hopper-v4 hyperparameters (it has none for Hopper-v5)",
+        "- ppo on Hopper-v5: the zoo's Hopper-v4 hyperparameters (it has none for Hopper-v5)",
+    ]
+    markdown = zoo_table.zoo_table(["CartPole-v1"], 1, 1, 5, ["reinforce", "a2c"], None)
+    assert given["a2c"] is None and markdown.splitlines()[-1].startswith("| CartPole-v1 |")  # no note
+
+
+def test_a2c_on_a_task_the_zoo_has_only_for_an_older_version_trains_with_that_versions_hyperparameters(tmp_path):
+    pytest.importorskip("mujoco")
+    conf = tmp_path / "a2c.yml"
+    conf.write_text(yaml.safe_dump({"Hopper-v5": zoo_table.zoo_hyperparameters("a2c", "Hopper-v5")[1]}))
+    run = zoo_table.train_and_evaluate("a2c", "Hopper-v5", 200, 0, 1, tmp_path, conf)
+    assert run["timesteps"] >= 200 and math.isfinite(run["mean"])
+    from rl_zoo3 import get_saved_hyperparams
+
+    saved, stats_path = get_saved_hyperparams(str(tmp_path / "a2c-Hopper-v5-0" / "a2c" / "Hopper-v5_1" / "Hopper-v5"))
+    # the v4 entry normalizes, the zoo's default entry does not
+    assert saved["normalize"] is True and stats_path is not None
 
 
 def test_time_to_solve_runs_and_reports_unsolved_runs():
