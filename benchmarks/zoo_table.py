@@ -14,7 +14,10 @@ tree game both also of the exact expected return of the final (stochastic) polic
     python -m benchmarks.zoo_table --envs Acrobot-v1 --algos reinforce --conf-file candidate.yml --first-seed 50
 
 ``--conf-file`` measures REINFORCE with another hyperparameter file (a candidate from a study)
-instead of the shipped one; budgets come from that file.
+instead of the shipped one; budgets come from that file. A run whose training fails (the zoo's
+one-line error: bad hyperparameters, a policy that diverged to non-finite values) does not stop the
+others: the table's scores are over the runs that finished, its per-seed column says "failed", and
+a note under the table gives the error.
 
 The other algorithms (``--algos a2c ppo``) use the zoo's own hyperparameters for the task. Where the
 zoo has none for this version of the env (its MuJoCo entries are for the v4 tasks), they use its
@@ -96,14 +99,18 @@ def train_and_evaluate(
     ]  # fmt: skip
     if conf_file is not None:
         command += ["--conf-file", str(conf_file)]
-    subprocess.run(command, check=True, capture_output=True, text=True)
+    run = {"algo": algo, "env": env_id, "budget": budget, "seed": seed}
+    trained = subprocess.run(command, capture_output=True, text=True)
+    if trained.returncode != 0:  # the zoo's train prints one line (diverged, bad hyperparameters, ...)
+        lines = trained.stderr.strip().splitlines() or [f"exit status {trained.returncode}"]
+        return {**run, "failed": lines[-1]}
     evaluate = [sys.executable, "-m", "benchmarks.zoo_table", "--evaluate", algo, env_id, str(log_folder), str(seed)]
     result = subprocess.run([*evaluate, str(eval_episodes)], check=True, capture_output=True, text=True)
     scores = json.loads(result.stdout.splitlines()[-1])
     if evaluations:
         during = np.load(log_folder / algo / f"{env_id}_1" / "evaluations.npz")["results"].mean(axis=1)
         scores["max_over_training"] = float(max(during.max(), scores["mean"]))
-    return {"algo": algo, "env": env_id, "budget": budget, "seed": seed, **scores}
+    return {**run, **scores}
 
 
 def evaluate(algo: str, env_id: str, log_folder: str, seed: int, eval_episodes: int) -> None:
@@ -193,7 +200,16 @@ def zoo_table(
     for env_id in envs:
         cells = []
         for algo in algos:
-            env_runs = [r for r in results if r["env"] == env_id and r["algo"] == algo]
+            all_runs = [r for r in results if r["env"] == env_id and r["algo"] == algo]
+            env_runs = [r for r in all_runs if "failed" not in r]
+            for failed in (r for r in all_runs if "failed" in r):
+                notes.append(
+                    f"{algo} on {env_id}, seed {failed['seed']}: training failed ({failed['failed']}); "
+                    f"its scores are over the other {len(env_runs)} runs"
+                )
+            if not env_runs:
+                cells += ["every run failed"] * (2 + bool(evaluations) + per_seed)
+                continue
             means = np.array([r["mean"] for r in env_runs])
             cell = f"{means.mean():.1f} ± {means.std():.1f}"
             iqm_cell = describe(means)
@@ -205,7 +221,7 @@ def zoo_table(
             if evaluations:
                 cells.append(describe(np.array([r["max_over_training"] for r in env_runs])))
             if per_seed:
-                cells.append(", ".join(f"{mean:.1f}" for mean in means))
+                cells.append(", ".join("failed" if "failed" in r else f"{r['mean']:.1f}" for r in all_runs))
         budget = next(r["budget"] for r in results if r["env"] == env_id)
         rows.append([env_id, f"{budget:,}", f"{first_seed}-{first_seed + seeds - 1}", *cells])
     columns = [

@@ -271,6 +271,31 @@ def test_a2c_on_a_task_the_zoo_has_only_for_an_older_version_trains_with_that_ve
     assert saved["normalize"] is True and stats_path is not None
 
 
+def test_a_failed_run_is_a_note_under_the_table_and_the_scores_are_over_the_others(monkeypatch):
+    """Made-up runs: seed 1 of 3 failed (the training test is below)."""
+
+    def made_up(algo, env_id, budget, seed, *args):
+        run = {"algo": algo, "env": env_id, "budget": budget, "seed": seed}
+        return {**run, "failed": "ValueError: diverged"} if seed == 1 else {**run, "mean": 10.0 * (seed + 1)}
+
+    monkeypatch.setattr(zoo_table, "train_and_evaluate", made_up)
+    markdown = zoo_table.zoo_table(["CartPole-v1"], 3, 1, 5, ["reinforce"], None, per_seed=True)
+    (row,) = rows(markdown)
+    assert row[3] == "20.0 ± 10.0" and row[5] == "10.0, failed, 30.0"  # seeds 0 and 2: 10 and 30
+    assert markdown.splitlines()[-1] == (
+        "- reinforce on CartPole-v1, seed 1: training failed (ValueError: diverged); "
+        "its scores are over the other 2 runs"
+    )
+
+
+def test_a_run_whose_training_fails_gives_the_zoos_one_line_error(tmp_path):
+    candidate = tmp_path / "candidate.yml"
+    candidate.write_text("PGToy-v0:\n  n_timesteps: 400\n  policy: 'MlpPolicy'\n  n_episodes: 0\n")
+    run = zoo_table.train_and_evaluate("reinforce", "PGToy-v0", 400, 0, 5, tmp_path, candidate)
+    assert run["seed"] == 0 and "mean" not in run
+    assert "error" in run["failed"] and "n_episodes" in run["failed"]
+
+
 def test_time_to_solve_runs_and_reports_unsolved_runs():
     runs = time_to_solve.time_to_solve(["reinforce"], [0], eval_freq=1000, max_steps=2000)
     assert len(runs) == 1 and runs[0]["algo"] == "reinforce"
