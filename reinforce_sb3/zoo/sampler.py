@@ -38,7 +38,7 @@ def sample_reinforce_params(trial: Any, n_actions: int, n_envs: int, additional_
     sampled = {
         "n_episodes": trial.suggest_categorical("n_episodes", [2, 4, 8, 16, 32, 64]),
         "one_minus_gamma": trial.suggest_float("one_minus_gamma", 1e-4, 0.1, log=True),
-        "learning_rate": trial.suggest_float("learning_rate", 1e-4, 3e-2, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 2e-5, 3e-2, log=True),
         "lr_schedule": trial.suggest_categorical("lr_schedule", ["constant", "linear"]),
         "normalize_returns": trial.suggest_categorical("normalize_returns", [True, False]),
         "baseline": trial.suggest_categorical("baseline", list(BASELINES)),
