@@ -49,6 +49,14 @@ from gym_pgtoy.cli import int_at_least
 from reinforce_sb3.zoo import HYPERPARAMS_FILE
 
 
+def zoo_hyperparams_folder() -> Path:
+    """rl_zoo3's folder of hyperparameter files, one ``<algo>.yml`` per algorithm (the zoo extra)."""
+    spec = importlib.util.find_spec("rl_zoo3")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit('benchmarks.zoo_table: the zoo is not installed: pip install "reinforce-sb3[zoo]"')
+    return Path(spec.submodule_search_locations[0]) / "hyperparams"
+
+
 def zoo_hyperparameters(algo: str, env_id: str) -> tuple[str, dict[str, Any] | None]:
     """
     Where the zoo's hyperparameters of ``algo`` (one of rl_zoo3's, not REINFORCE) for ``env_id`` come from.
@@ -57,9 +65,7 @@ def zoo_hyperparameters(algo: str, env_id: str) -> tuple[str, dict[str, Any] | N
         instead, and the entry of the nearest older version of the same task (``Hopper-v4`` for
         ``Hopper-v5``) to train with, or None where the zoo has none either and uses its ``default`` entry
     """
-    spec = importlib.util.find_spec("rl_zoo3")
-    assert spec is not None and spec.submodule_search_locations, "benchmarks.zoo_table needs the zoo extra"
-    entries = yaml.safe_load((Path(spec.submodule_search_locations[0]) / "hyperparams" / f"{algo}.yml").read_text())
+    entries = yaml.safe_load((zoo_hyperparams_folder() / f"{algo}.yml").read_text())
     if env_id in entries:
         return "", None
     versioned = re.fullmatch(r"(.+)-v(\d+)", env_id)
@@ -273,6 +279,10 @@ def main(argv: list[str] | None = None) -> None:
         cli.error(f"argument --conf-file: cannot read {conf_file}: {' '.join(str(error).split())}")
     if not isinstance(entries, dict):
         cli.error(f"argument --conf-file: {conf_file} does not map env ids to hyperparameters")
+    known = sorted(["reinforce", *(path.stem for path in zoo_hyperparams_folder().glob("*.yml"))])
+    unknown = [algo for algo in args.algos if algo not in known]
+    if unknown:
+        cli.error(f"argument --algos: {', '.join(unknown)} not one of the zoo's algorithms ({', '.join(known)})")
     missing = [env_id for env_id in args.envs or () if env_id not in entries]
     if missing:
         cli.error(f"argument --envs: {', '.join(missing)} not in {conf_file} (entries: {', '.join(entries)})")

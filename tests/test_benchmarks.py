@@ -172,6 +172,7 @@ def test_performance_runs_the_chosen_sections_under_one_machine_line(capsys):
         (zoo_table.main, ["--envs", "Pong-v5"], "--envs"),
         (mujoco_speed.main, ["--envs", "CartPole-v1"], "--envs"),
         (zoo_table.main, ["--conf-file", "missing.yml"], "--conf-file"),
+        (zoo_table.main, ["--algos", "reinforce", "a2cc"], "--algos"),
     ],
 )
 def test_bad_arguments_are_one_line_errors_naming_the_argument(main, argv, argument, capsys):
