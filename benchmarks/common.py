@@ -46,12 +46,14 @@ def cartpole(algo: str, n_envs: int, device: str = "cpu") -> BaseAlgorithm:
     return ALGORITHMS[algo]("MlpPolicy", make_vec_env("CartPole-v1", n_envs=n_envs, seed=0), seed=0, device=device)
 
 
-def learn_speed(model: BaseAlgorithm, n_steps: int) -> float:
-    """Steps/s of ``model.learn(n_steps)`` (counting the env steps actually taken)."""
+def learn_speed(model: BaseAlgorithm, n_steps: int, reset_num_timesteps: bool = True) -> float:
+    """Steps/s of ``model.learn(n_steps, reset_num_timesteps=...)`` (counting the env steps this call took; with
+    ``reset_num_timesteps=False``, a model that has learned before goes on from where it is)."""
 
     def run() -> int:
-        model.learn(n_steps)
-        return model.num_timesteps
+        before = 0 if reset_num_timesteps else model.num_timesteps
+        model.learn(n_steps, reset_num_timesteps=reset_num_timesteps)
+        return model.num_timesteps - before
 
     return steps_per_second(run)
 

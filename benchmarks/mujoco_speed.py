@@ -45,7 +45,7 @@ import yaml
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from benchmarks.cartpole_zoo import make_model
-from benchmarks.common import run_benchmark, steps_per_second, table
+from benchmarks.common import learn_speed, run_benchmark, steps_per_second, table
 from gym_pgtoy.cli import int_at_least
 from reinforce_sb3.zoo import HYPERPARAMS_FILE
 
@@ -120,26 +120,10 @@ def entry_vec_env(env_id: str, n_steps: int, n_envs: int | None = None) -> float
 def reinforce_learn(env_id: str, n_steps: int, n_envs: int | None = None) -> float:
     """Steps/s of ``learn(n_steps)`` of the model the zoo builds from the entry, from scratch."""
     with entry_model(env_id, n_envs) as model:
-
-        def run() -> int:
-            model.learn(n_steps)
-            return model.num_timesteps
-
-        return steps_per_second(run)
+        return learn_speed(model, n_steps)
 
 
 MEASURE = {"env alone": env_alone, "entry's VecEnv": entry_vec_env, "REINFORCE.learn": reinforce_learn}
-
-
-def going_on(model: BaseAlgorithm, n_steps: int) -> float:
-    """Steps/s of ``model.learn(n_steps)`` going on from where the model is (its step count kept)."""
-
-    def run() -> int:
-        before = model.num_timesteps
-        model.learn(n_steps, reset_num_timesteps=False)
-        return model.num_timesteps - before
-
-    return steps_per_second(run)
 
 
 def entry_n_envs(env_id: str) -> int:
@@ -170,7 +154,7 @@ def mujoco_speed(
                 for loop in LOOPS:
                     measured[loop].append(MEASURE[loop](env_id, steps, n_envs))
                 if trained_model is not None:
-                    measured[TRAINED].append(going_on(trained_model, steps))
+                    measured[TRAINED].append(learn_speed(trained_model, steps, reset_num_timesteps=False))
         speeds = {loop: float(np.median(values)) for loop, values in measured.items()}
         row = [env_id, str(n_envs or entry_n_envs(env_id)), *(f"{speeds[loop]:,.0f}" for loop in loops)]
         ratios = [speeds[loop] / speeds["env alone"] for loop in loops[2:]]

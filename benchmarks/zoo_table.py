@@ -175,12 +175,13 @@ def zoo_table(
         for env_id in envs:
             for algo in algos:
                 conf_files[algo, env_id] = conf_file if algo == "reinforce" else None
-                if algo != "reinforce":
-                    note, entry = zoo_hyperparameters(algo, env_id)
-                    notes += [note] if note else []
-                    if entry is not None:  # the older version's entry, under this env id
-                        conf_files[algo, env_id] = Path(folder) / f"{algo}-{env_id}.yml"
-                        Path(folder, f"{algo}-{env_id}.yml").write_text(yaml.safe_dump({env_id: entry}))
+                if algo == "reinforce":
+                    continue
+                note, entry = zoo_hyperparameters(algo, env_id)
+                notes += [note] if note else []
+                if entry is not None:  # the older version's entry, under this env id
+                    path = conf_files[algo, env_id] = Path(folder) / f"{algo}-{env_id}.yml"
+                    path.write_text(yaml.safe_dump({env_id: entry}))
         runs = [
             pool.submit(
                 train_and_evaluate,

@@ -67,10 +67,14 @@ def test_mujoco_speed_table_has_every_loop_and_the_ratio_of_its_medians(capsys, 
 
     monkeypatch.setattr(mujoco_speed, "entry_model", counted)
     learned = []  # the steps the trained model had when each of its measurements began
-    going_on = mujoco_speed.going_on
-    monkeypatch.setattr(
-        mujoco_speed, "going_on", lambda model, steps: learned.append(model.num_timesteps) or going_on(model, steps)
-    )
+    learn_speed = mujoco_speed.learn_speed
+
+    def recorded(model, steps, reset_num_timesteps=True):
+        if not reset_num_timesteps:  # the trained model, going on
+            learned.append(model.num_timesteps)
+        return learn_speed(model, steps, reset_num_timesteps)
+
+    monkeypatch.setattr(mujoco_speed, "learn_speed", recorded)
     options = [] if n_envs is None else ["--n-envs", str(n_envs)]
     args = ["--envs", "Reacher-v5", "--steps", "1000", "--repeats", "2", "--trained", "1000", *options]
     table = rows(printed(mujoco_speed.main, args, capsys))
