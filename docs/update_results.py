@@ -7,7 +7,9 @@ what the command printed and names the command that printed it::
     ...what it printed...
     <!-- /results -->
 
-Commands start with ``python`` and run with this interpreter, from the repository root. A heading
+Commands start with ``python`` and run with this interpreter, from the repository root. The page is
+written after each block, so a later block's command can read what earlier ones printed (a summary
+of the blocks above it), and a run stopped half way keeps the blocks it finished. A heading
 the command prints (``## waste (57 s)``, as the benchmarks print them) becomes a bold line, so that
 the page's own headings stay the page's.
 
@@ -34,14 +36,22 @@ def results_commands(text: str) -> list[str]:
     return [match["command"] for match in MARKER.finditer(text)]
 
 
-def update(text: str, run: Callable[[str], str]) -> str:
-    """``text`` with the output of every results block replaced by what ``run(command)`` returns."""
+def update(text: str, run: Callable[[str], str], written: Callable[[str], object] | None = None) -> str:
+    """
+    ``text`` with the output of every results block replaced by what ``run(command)`` returns, block by block.
 
-    def replace(match: re.Match[str]) -> str:
+    :param written: called with the whole text after each block is replaced (the page is written there,
+        so that a later block's command, such as ``benchmarks.mujoco_summary``, reads what earlier ones printed)
+    """
+    position = 0
+    while match := MARKER.search(text, position):
         output = re.sub(r"^#+ (.*)$", r"**\1**", run(match["command"]).strip("\n"), flags=re.M)
-        return f"{match['open']}{output}\n{match['close']}"
-
-    return MARKER.sub(replace, text)
+        block = f"{match['open']}{output}\n{match['close']}"
+        text = text[: match.start()] + block + text[match.end() :]
+        position = match.start() + len(block)
+        if written is not None:
+            written(text)
+    return text
 
 
 def run_command(command: str) -> str:
@@ -63,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     for page in args.pages or sorted((ROOT / "docs").rglob("*.md")):
         text = page.read_text()
         if MARKER.search(text):
-            page.write_text(update(text, run_command))
+            update(text, run_command, written=page.write_text)
             print(f"updated {page}", file=sys.stderr)
 
 

@@ -7,6 +7,7 @@ import contextlib
 import json
 import math
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import yaml
 from benchmarks import (
     gpu,
     mujoco_speed,
+    mujoco_summary,
     performance,
     scale,
     threads,
@@ -392,3 +394,72 @@ def test_tune_workers_trials_are_the_shipped_cartpole_entry():
     assert f"net_arch={policy_kwargs['net_arch']}" in entry["policy_kwargs"]
     assert f"betas={policy_kwargs['optimizer_kwargs']['betas']}" in entry["policy_kwargs"]
     assert f"activation_fn=nn.{policy_kwargs['activation_fn'].__name__}" in entry["policy_kwargs"]
+
+
+def mujoco_page(monkeypatch, scores, command_tail=""):
+    """A page with one results block of zoo_table per MuJoCo task, made from made-up final scores per seed."""
+
+    def made_up(algo, env_id, budget, seed, *args):
+        mean = scores[env_id][seed]
+        run = {"algo": algo, "env": env_id, "budget": budget, "seed": seed}
+        return {**run, "mean": mean, "max_over_training": mean + 1}
+
+    monkeypatch.setattr(zoo_table, "train_and_evaluate", made_up)
+    blocks = []
+    for task, seed_scores in scores.items():
+        command = f"python -m benchmarks.zoo_table --envs {task} --algos reinforce --seeds {len(seed_scores)}"
+        n_seeds = len(seed_scores)
+        markdown = zoo_table.zoo_table([task], n_seeds, 1, 10, ["reinforce"], None, per_seed=True, evaluations=2)
+        output = f"Machine: m\n\n**zoo (1 s)**\n\n{markdown}\n"
+        blocks.append(f"<!-- results: {command}{command_tail} -->\n{output}<!-- /results -->")
+    return "# MuJoCo\n\n" + "\n\ntext\n\n".join(blocks) + "\n"
+
+
+def made_up_mujoco_scores():
+    """Five seeds per task: all above Tianshou's figure, except HalfCheetah's (two below) and Swimmer's (all below)."""
+    figures = mujoco_summary.TIANSHOU
+    scores = {task: [figure + 10.0 * (seed + 1) for seed in range(5)] for task, figure in figures.items()}
+    scores["HalfCheetah-v5"] = [800.0, 850.0, 900.0, 950.0, 1000.0]
+    scores["Swimmer-v5"] = [30.0] * 5
+    return scores
+
+
+def test_mujoco_summary_gathers_the_entries_blocks_beside_tianshous_figures(monkeypatch, tmp_path):
+    page = tmp_path / "zoo.md"
+    page.write_text(mujoco_page(monkeypatch, made_up_mujoco_scores()))
+    summary = mujoco_summary.mujoco_summary(page)
+    table_rows = {row[0]: row for row in rows(summary)}
+    assert list(table_rows) == list(mujoco_summary.TIANSHOU)
+    entries = yaml.safe_load(mujoco_summary.HYPERPARAMS_FILE.read_text())
+    for task, row in table_rows.items():
+        budget = int(float(entries[task]["n_timesteps"]))
+        assert row[1] == f"{budget:,}" and row[3] == str(mujoco_summary.TIANSHOU[task])
+        assert row[2] == str(Fraction(budget, 3_000_000))  # the share of Tianshou's 3M steps
+    assert table_rows["Hopper-v5"][6] == "5 of 5" and table_rows["HalfCheetah-v5"][6] == "3 of 5"
+    assert table_rows["Swimmer-v5"][6] == "0 of 5"
+    # HalfCheetah: IQM of the middle three, 900 >= 884, but the interval reaches below; Swimmer's IQM 30 < 35.3
+    assert table_rows["HalfCheetah-v5"][4].startswith("900.0 [")
+    assert summary.splitlines()[-1] == (
+        "At or above Tianshou's figure: the IQM on 6 of 7 tasks, the lower end of its interval on 5, every seed on 5."
+    )
+
+
+def test_mujoco_summary_reads_only_the_shipped_entries_runs_and_refuses_a_missing_or_stale_one(monkeypatch, tmp_path):
+    scores = made_up_mujoco_scores()
+    page = tmp_path / "zoo.md"
+    text = mujoco_page(monkeypatch, scores)
+    candidates = mujoco_page(monkeypatch, {"Hopper-v5": [0.0] * 5}, command_tail=" --conf-file candidate.yml")
+    page.write_text(text + candidates)  # a candidate's block is not the entry's
+    assert {row[0]: row for row in rows(mujoco_summary.mujoco_summary(page))}["Hopper-v5"][6] == "5 of 5"
+    page.write_text(text.replace("--envs Reacher-v5 --algos reinforce", "--envs Reacher-v5 --algos reinforce a2c"))
+    with pytest.raises(ValueError, match="Reacher-v5: 0 results blocks"):
+        mujoco_summary.mujoco_summary(page)
+    budget = int(float(yaml.safe_load(mujoco_summary.HYPERPARAMS_FILE.read_text())["Hopper-v5"]["n_timesteps"]))
+    page.write_text(text.replace(f"| Hopper-v5 | {budget:,} |", f"| Hopper-v5 | {2 * budget:,} |"))
+    with pytest.raises(ValueError, match=f"Hopper-v5: its results block trained {2 * budget:,} steps"):
+        mujoco_summary.mujoco_summary(page)
+
+
+def test_mujoco_summary_of_a_missing_page_is_a_one_line_error(tmp_path):
+    with pytest.raises(SystemExit, match="page: no such file"):
+        mujoco_summary.main([str(tmp_path / "zoo.md")])

@@ -241,6 +241,31 @@ def test_results_blocks_are_filled_by_their_commands():
             assert match["output"].strip(), f"{page.name}: the results of {match['command']!r} are empty"
 
 
+def test_a_later_results_block_reads_what_an_earlier_one_printed():
+    """The page is written after each block, so a summary block can gather the blocks above it."""
+    update_results = _update_results()
+    first, second = "python -m first", "python -m second"
+    text = f"<!-- results: {first} -->\nold\n<!-- /results -->\n<!-- results: {second} -->\n<!-- /results -->\n"
+    written = []
+
+    def run(command):
+        return "new" if command.endswith("first") else f"saw {written[-1].count('new')} new block(s)"
+
+    updated = update_results.update(text, run, written=written.append)
+    assert len(written) == 2 and written[-1] == updated
+    assert "saw 1 new block(s)" in updated and "old" not in updated
+
+
+def test_mujoco_summary_block_is_what_it_prints_from_the_blocks_above_it():
+    """Re-running a task's block (or changing an entry's budget) without the summary fails here."""
+    from benchmarks.mujoco_summary import mujoco_summary
+
+    page = DOCS / "zoo.md"
+    command = "python -m benchmarks.mujoco_summary docs/zoo.md"
+    (block,) = [m for m in _update_results().MARKER.finditer(page.read_text()) if m["command"] == command]
+    assert block["output"].strip() == mujoco_summary(page)
+
+
 @pytest.mark.slow
 def test_results_commands_run_with_small_budgets(tmp_path):
     """Each results command works (here with small budgets), so `make figures` does not break half way."""
