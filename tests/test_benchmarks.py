@@ -460,6 +460,46 @@ def test_mujoco_summary_reads_only_the_shipped_entries_runs_and_refuses_a_missin
         mujoco_summary.mujoco_summary(page)
 
 
+def baseline_block(monkeypatch, task, algos, seed_scores, first_seed=0):
+    """A results block of zoo_table running ``algos`` (A2C, PPO) on ``task``, from made-up final scores per seed."""
+
+    def made_up(algo, env_id, budget, seed, *args):
+        mean = seed_scores[seed - first_seed] + (1000.0 if algo == "ppo" else 0.0)
+        return {"algo": algo, "env": env_id, "budget": budget, "seed": seed, "mean": mean, "max_over_training": mean}
+
+    monkeypatch.setattr(zoo_table, "train_and_evaluate", made_up)
+    n_seeds = len(seed_scores)
+    markdown = zoo_table.zoo_table(
+        [task], n_seeds, 1, 10, algos, None, first_seed=first_seed, per_seed=True, evaluations=2
+    )
+    command = f"python -m benchmarks.zoo_table --envs {task} --algos {' '.join(algos)} --seeds {n_seeds}"
+    return f"<!-- results: {command} -->\nMachine: m\n\n**zoo (1 s)**\n\n{markdown}\n<!-- /results -->\n"
+
+
+def test_mujoco_summary_puts_a2c_and_ppo_beside_where_the_page_has_their_block(monkeypatch, tmp_path):
+    page = tmp_path / "zoo.md"
+    text = mujoco_page(monkeypatch, made_up_mujoco_scores())
+    hopper = baseline_block(monkeypatch, "Hopper-v5", ["a2c", "ppo"], [100.0, 200.0, 300.0, 400.0, 500.0])
+    page.write_text(text + "\n" + hopper)
+    summary = mujoco_summary.mujoco_summary(page)
+    header = summary.split("\n\n")[1].splitlines()[0]
+    assert "A2C (zoo), final IQM [95% CI]" in header and "PPO (zoo), final IQM [95% CI]" in header
+    table_rows = {row[0]: row for row in rows(summary)}
+    assert table_rows["Hopper-v5"][7].startswith("300.0 [") and table_rows["Hopper-v5"][8].startswith("1300.0 [")
+    assert table_rows["Reacher-v5"][7:] == ["not run", "not run"]
+    # the REINFORCE columns are those without the block
+    page.write_text(text)
+    without = {row[0]: row[:7] for row in rows(mujoco_summary.mujoco_summary(page))}
+    assert {task: row[:7] for task, row in table_rows.items()} == without
+    # a block on other seeds than the entry's, and a second block of one algorithm, are refused
+    page.write_text(text + baseline_block(monkeypatch, "Hopper-v5", ["a2c"], [1.0] * 5, first_seed=200))
+    with pytest.raises(ValueError, match=r"Hopper-v5: its a2c block trained .* on seeds 200-204, the entry's block"):
+        mujoco_summary.mujoco_summary(page)
+    page.write_text(text + hopper + baseline_block(monkeypatch, "Hopper-v5", ["a2c"], [1.0] * 5))
+    with pytest.raises(ValueError, match="Hopper-v5: two results blocks of a2c"):
+        mujoco_summary.mujoco_summary(page)
+
+
 def test_mujoco_summary_of_a_missing_page_is_a_one_line_error(tmp_path):
     with pytest.raises(SystemExit, match="page: no such file"):
         mujoco_summary.main([str(tmp_path / "zoo.md")])
