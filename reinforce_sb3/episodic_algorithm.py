@@ -36,15 +36,30 @@ from reinforce_sb3.validation import UnsupportedSpaceError, check_learning_rate,
 
 
 @contextlib.contextmanager
-def torch_thread_count(n_threads: int | None) -> Iterator[None]:
-    """Run the block with ``n_threads`` torch intra-op threads (None: as set), then restore torch's setting."""
+def thread_count(n_threads: int | None) -> Iterator[None]:
+    """
+    Run the block with ``n_threads`` torch intra-op threads and at most ``n_threads`` threads in
+    numpy's BLAS (None: both as set), then restore both settings.
+
+    The rollout's numpy copy of the policy multiplies a row per env by each layer's weights; for
+    a few rows and wide layers (8 rows of 256 by 256) OpenBLAS splits the product across one
+    thread per core, which is 50 to 100 times slower than one thread as soon as another process
+    runs on the machine (``benchmarks.threads --n-envs 8 --net-arch 256 256``).
+    """
     if n_threads is None:
         yield
         return
+    from threadpoolctl import ThreadpoolController  # the field's way to set BLAS threads; a few ms per learn
+
+    blas = ThreadpoolController().select(user_api="blas")
     previous = th.get_num_threads()
     th.set_num_threads(n_threads)
     try:
-        yield
+        if any(library["num_threads"] > n_threads for library in blas.info()):
+            with blas.limit(limits=n_threads):
+                yield
+        else:  # already at most n_threads: never raise the user's setting
+            yield
     finally:
         th.set_num_threads(previous)
 
@@ -80,7 +95,8 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
     :param env: The environment to learn from (if registered in Gym, can be str)
     :param learning_rate: The learning rate, a number or a function of the progress remaining
     :param n_episodes: The number of complete episodes per update, summed over all parallel envs
-    :param torch_threads: torch's thread count while ``learn`` runs on the CPU (None: leave it)
+    :param torch_threads: torch's thread count while ``learn`` runs on the CPU, and the most threads numpy's
+        BLAS uses then (None: leave both)
     :param kwargs: The other arguments of SB3's ``BaseAlgorithm``
     """
 
@@ -236,7 +252,7 @@ class EpisodicAlgorithm(BaseAlgorithm, ABC):
         :param progress_bar: Display a progress bar using tqdm and rich.
         :return: the trained model
         """
-        with torch_thread_count(self.torch_threads if self.device.type == "cpu" else None):
+        with thread_count(self.torch_threads if self.device.type == "cpu" else None):
             return self._learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
 
     def _learn(

@@ -80,10 +80,11 @@ class REINFORCE(EpisodicAlgorithm):
     :param vf_coef: Value function coefficient in the loss (``baseline="value"`` only)
     :param ent_coef: Entropy coefficient for the loss calculation
     :param max_grad_norm: The maximum norm for gradient clipping, None for no clipping
-    :param torch_threads: The number of threads torch uses while ``learn`` runs on the CPU
-        (torch's setting is restored afterwards); None leaves torch's setting alone. REINFORCE's
-        batches are small, and torch's default of one thread per core makes them several
-        times slower as soon as anything else runs on the machine; raise it for large CNN policies.
+    :param torch_threads: The number of threads torch uses while ``learn`` runs on the CPU, and the
+        most threads numpy's BLAS uses then for the rollout's numpy copy of the policy (both settings
+        are restored afterwards); None leaves both alone. REINFORCE's batches are small, and one
+        thread per core (torch's and OpenBLAS's default) makes them several times slower as soon as
+        anything else runs on the machine; raise it for large CNN policies.
     :param stats_window_size: Window size for the rollout logging, specifying the number of
         episodes to average the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)

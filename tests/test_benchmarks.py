@@ -135,23 +135,29 @@ def test_vector_env_section(capsys):
 
 
 def test_threads_trainings_run_with_the_thread_count_of_their_setting():
-    """Real trainings in fresh processes: the defaults run learn() on one thread, torch's default on its own count."""
-    speed, n_threads = threads._run_together("defaults", 1, 300)
-    assert speed > 0 and n_threads == 1
-    speed, n_threads = threads._run_together("torch's default", 2, 300)
+    """Real trainings in fresh processes: the defaults run learn() on one thread (torch's and BLAS's), torch's
+    default on its own count; the counts are read inside learn()."""
+    speed, n_threads, blas_threads = threads._run_together("defaults", 1, 300)
+    assert speed > 0 and (n_threads, blas_threads) == (1, 1)
+    speed, n_threads, _ = threads._run_together("torch's default", 2, 300)
     assert speed > 0 and n_threads == th.get_num_threads()
+    speed, n_threads, blas_threads = threads._run_together("defaults", 1, 300, n_envs=3, net_arch=[16, 16])
+    assert speed > 0 and (n_threads, blas_threads) == (1, 1)
 
 
 def test_threads_table_compares_each_setting_with_one_thread_in_the_same_layout(monkeypatch):
     """The table's arithmetic, on made-up speeds (the measurement itself is the test above)."""
     speeds = {"defaults": 900.0, "torch.set_num_threads(1)": 1000.0, "torch's default": 250.0}
-    monkeypatch.setattr(threads, "_run_together", lambda setting, n, steps: (speeds[setting] * n, 1))
-    table = rows(threads.threads(steps=10, repeats=2))
+    monkeypatch.setattr(threads, "_run_together", lambda setting, n, *_args: (speeds[setting] * n, 1, 2))
+    text = threads.threads(steps=10, repeats=2, n_envs=8, net_arch=[256, 256])
+    assert text.startswith("CartPole-v1, 8 env(s), REINFORCE defaults with net_arch=[256, 256]")
+    table = rows(text)
     assert [(row[0], row[1]) for row in table] == [
         (layout, setting) for layout in ("alone", "two side by side") for setting in threads.SETTINGS
     ]
-    assert [row[5] for row in table] == ["0.90", "1.00", "0.25"] * 2
-    assert [row[3] for row in table[3:]] == ["1,800", "2,000", "500"]
+    assert [(row[2], row[3]) for row in table] == [("1", "2")] * 6
+    assert [row[6] for row in table] == ["0.90", "1.00", "0.25"] * 2
+    assert [row[4] for row in table[3:]] == ["1,800", "2,000", "500"]
 
 
 @pytest.mark.skipif(th.cuda.is_available(), reason="checks the message of a machine without CUDA")

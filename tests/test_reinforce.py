@@ -13,6 +13,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from reinforce_sb3 import REINFORCE, REINFORCEPolicy
 from tests.envs import DictObsEnv, ImageObsEnv, ScriptedRewardEnv
@@ -212,14 +213,29 @@ def test_end_leaves_the_returns_as_they_are(make_model):
     assert (model.running_return_mean, model.running_return_count) == (0.0, 0)
 
 
+def blas_threads():
+    """The thread counts of numpy's BLAS libraries, as threadpoolctl reads them."""
+    return {library["num_threads"] for library in threadpool_info() if library["user_api"] == "blas"}
+
+
 @pytest.mark.parametrize("torch_threads", [1, 2, None])
-def test_learn_runs_torch_with_torch_threads_and_restores_it(make_model, torch_threads):
+def test_learn_runs_torch_and_blas_with_torch_threads_and_restores_them(make_model, torch_threads):
     th.set_num_threads(3)
     seen = []
     model = make_model(torch_threads=torch_threads)
-    model.learn(20, callback=lambda _l, _g: seen.append(th.get_num_threads()) or True)
-    assert set(seen) == {3 if torch_threads is None else torch_threads}
+    with threadpool_limits(limits=3, user_api="blas"):
+        model.learn(20, callback=lambda _l, _g: seen.append((th.get_num_threads(), blas_threads())) or True)
+        assert blas_threads() == {3}
+    expected = 3 if torch_threads is None else torch_threads
+    assert seen and all(seen_now == (expected, {expected}) for seen_now in seen)
     assert th.get_num_threads() == 3
+
+
+def test_learn_never_raises_the_blas_thread_count(make_model):
+    seen = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        make_model(torch_threads=2).learn(20, callback=lambda _l, _g: seen.append(blas_threads()) or True)
+    assert seen and all(threads == {1} for threads in seen)
 
 
 @pytest.mark.skipif(not th.cuda.is_available(), reason="needs CUDA")

@@ -54,7 +54,7 @@ from reinforce_sb3.analysis.learning import format_learning_table, learning_spee
 from reinforce_sb3.analysis.learning import learning_curves as learning_curves
 from reinforce_sb3.analysis.sampling import MAX_SAMPLED_STEPS as MAX_SAMPLED_STEPS
 from reinforce_sb3.analysis.sampling import Episode, episode_batch, fit_value_baseline, sample_episodes
-from reinforce_sb3.episodic_algorithm import torch_thread_count
+from reinforce_sb3.episodic_algorithm import thread_count
 from reinforce_sb3.estimator import reinforce_loss
 
 PROG = "python -m reinforce_sb3.analysis.diagnostics"
@@ -203,7 +203,7 @@ def compare_estimators(
             f"{MAX_ESTIMATE_VALUES:,} the diagnostics keep: use fewer batches, estimators or a smaller network"
         )
     # the diagnostics' tensors are tiny: one thread is many times faster than one per core on a busy machine
-    with torch_thread_count(1):
+    with thread_count(1):
         return _compare(policy, parameters, env, n_episodes, n_batches, estimators, gamma, seed)
 
 

@@ -48,7 +48,7 @@ from reinforce_sb3.analysis.diagnostics import GradientCheck, compare_estimators
 from reinforce_sb3.analysis.estimators import Estimator
 from reinforce_sb3.analysis.policy_adapter import probability_fn
 from reinforce_sb3.analysis.theorem import Trajectory, trajectories
-from reinforce_sb3.episodic_algorithm import torch_thread_count
+from reinforce_sb3.episodic_algorithm import thread_count
 from reinforce_sb3.estimator import TensorBatch, reinforce_loss
 
 PROG = "python -m reinforce_sb3.analysis.llm_variants"
@@ -280,7 +280,7 @@ def exact_expectation(
     table = {state: probabilities(np.array(state)) for state in game.P}
     found = [tau for tau in trajectories(game, table, horizon) if tau.probability > 0.0]
     # one coefficient computation per group, on tiny tensors: one thread is many times faster than one per core
-    with torch_thread_count(1):
+    with thread_count(1):
         coefficients = trajectory_coefficients(policy, estimator, found, n_episodes, gamma)
     parameters = list(policy.parameters())
     states = th.as_tensor(np.array([s for tau in found for s in tau.states]), device=policy.device)

@@ -31,7 +31,7 @@ from gym_pgtoy.slippery_hill import SlipperyHillEnv
 from gym_pgtoy.validation import check_integer
 from reinforce_sb3.analysis.diagnostics import GradientCheck
 from reinforce_sb3.analysis.estimators import Estimator
-from reinforce_sb3.episodic_algorithm import torch_thread_count
+from reinforce_sb3.episodic_algorithm import thread_count
 from reinforce_sb3.estimator import TRUNCATIONS, Truncation
 
 PROG = "python -m reinforce_sb3.analysis.time_limits"
@@ -151,7 +151,7 @@ def _measure(
     estimates = np.stack(callback.estimates)
     estimator = Estimator(f"truncation={truncation!r}")
     checks = {}
-    with torch_thread_count(1):
+    with thread_count(1):
         for horizon in horizons:
             truth = exact.parameter_gradient(env_id, model, gamma=1.0, horizon=horizon)
             exact_gradient = th.cat([g.flatten() for g in truth]).detach().cpu().numpy()
