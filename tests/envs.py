@@ -185,6 +185,20 @@ class ResetProbe(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
+class BlasThreads(gym.Wrapper):
+    """Reads and sets the thread count of numpy's BLAS in the process that runs the env (a worker's)."""
+
+    def blas_threads(self) -> int:
+        from threadpoolctl import threadpool_info
+
+        return max(library["num_threads"] for library in threadpool_info() if library["user_api"] == "blas")
+
+    def set_blas_threads(self, n_threads: int) -> None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=n_threads, user_api="blas")
+
+
 class Lockstep(VecEnvWrapper):
     """A VecEnv wrapper that changes nothing, of a kind REINFORCE cannot pause: all its envs step together."""
 

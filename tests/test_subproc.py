@@ -10,7 +10,7 @@ from stable_baselines3.common.vec_env import SubprocVecEnv
 from reinforce_sb3 import REINFORCE
 from reinforce_sb3.rollout.numpy_actor import EnvActions, NumpyActor
 from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv
-from tests.envs import DictObsEnv, NeverEndingEnv, PoisonedEnv
+from tests.envs import BlasThreads, DictObsEnv, NeverEndingEnv, PoisonedEnv
 from tests.helpers import FORK, assert_same_step
 
 
@@ -170,6 +170,21 @@ def _actor(env: PausableSubprocVecEnv) -> tuple[NumpyActor, EnvActions]:
     actor = NumpyActor.from_policy(model.policy)  # type: ignore[arg-type]
     assert actor is not None
     return actor, EnvActions(env.action_space, squash=False)
+
+
+def test_a_worker_given_an_actor_runs_numpy_blas_on_one_thread():
+    """A worker per core: OpenBLAS's default of a thread per core in each would crowd the cores when the actor's
+    products are large enough for OpenBLAS to split them."""
+    env = make_vec_env(
+        "CartPole-v1", n_envs=2, wrapper_class=BlasThreads, vec_env_cls=PausableSubprocVecEnv, vec_env_kwargs=FORK
+    )
+    try:
+        env.env_method("set_blas_threads", 3)
+        assert env.env_method("blas_threads") == [3, 3]
+        env.set_actor(*_actor(env))
+        assert env.env_method("blas_threads") == [1, 1]
+    finally:
+        env.close()
 
 
 def test_a_run_takes_the_steps_the_main_process_would_choose_and_stops_at_the_episode_end():

@@ -223,6 +223,10 @@ def _worker(  # one branch per command, as SB3's _worker
                 indices = [first + local for local in locals_]
                 remote.send(("ran", _run([envs[local] for local in locals_], views, indices, acting, noises, remote)))
             elif command == "actor":  # no reply: the runs that follow use it
+                if acting is None:  # a worker per core: its numpy copy of the policy on one BLAS thread
+                    from threadpoolctl import threadpool_limits
+
+                    threadpool_limits(limits=1, user_api="blas")
                 acting = data.var
             elif command == "reset":
                 first_infos = []
@@ -320,7 +324,8 @@ class PausableSubprocVecEnv(VecEnv):
     REINFORCE acts while the workers step (:class:`~reinforce_sb3.rollout.overlap.OverlappedRollout`):
     with :meth:`set_actor` and :meth:`run`, the workers choose the actions of their envs themselves
     during a batch, from a numpy copy of the policy; its batches are those of a DummyVecEnv, bit for
-    bit, however the workers are timed.
+    bit, however the workers are timed. A worker given such a copy runs numpy's BLAS on one thread
+    from then on (a worker per core; as torch's DataLoader workers run torch on one).
 
     :param env_fns: Functions that each make one env
     :param start_method: The ``multiprocessing`` start method of the workers: ``"fork"``,
