@@ -43,8 +43,8 @@ def thread_count(n_threads: int | None) -> Iterator[None]:
 
     The rollout's numpy copy of the policy multiplies a row per env by each layer's weights; for
     a few rows and wide layers (8 rows of 256 by 256) OpenBLAS splits the product across one
-    thread per core, which is 50 to 100 times slower than one thread as soon as another process
-    runs on the machine (``benchmarks.threads --n-envs 8 --net-arch 256 256``).
+    thread per core, which makes learning several times slower as soon as another process runs
+    on the machine (``benchmarks.threads --n-envs 8 --net-arch 256 256``).
     """
     if n_threads is None:
         yield
