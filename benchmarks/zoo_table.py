@@ -241,7 +241,12 @@ def zoo_table(
             *([f"{algo} per seed"] if per_seed else []),
         ]
     ]
-    return table(["task", "budget", "seeds", *columns], rows) + "".join(f"\n- {note}" for note in notes)
+    # a blank line ends the table: Markdown reads a line right under it as one more row
+    return (
+        table(["task", "budget", "seeds", *columns], rows)
+        + "\n" * bool(notes)
+        + "".join(f"\n- {note}" for note in notes)
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

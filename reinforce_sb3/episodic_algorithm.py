@@ -55,10 +55,12 @@ def thread_count(n_threads: int | None) -> Iterator[None]:
     previous = th.get_num_threads()
     th.set_num_threads(n_threads)
     try:
-        if any(library["num_threads"] > n_threads for library in blas.info()):
-            with blas.limit(limits=n_threads):
+        # only the libraries above n_threads: never raise the user's setting of another one
+        crowded = [library["filepath"] for library in blas.info() if library["num_threads"] > n_threads]
+        if crowded:
+            with blas.select(filepath=crowded).limit(limits=n_threads):
                 yield
-        else:  # already at most n_threads: never raise the user's setting
+        else:
             yield
     finally:
         th.set_num_threads(previous)

@@ -263,7 +263,8 @@ def test_zoo_table_trains_on_the_older_versions_entry_and_says_so(monkeypatch):
         "a2c": {"Hopper-v5": zoo_entries("a2c")["Hopper-v4"]},
         "ppo": {"Hopper-v5": zoo_entries("ppo")["Hopper-v4"]},
     }
-    assert markdown.splitlines()[-2:] == [
+    assert markdown.splitlines()[-3:] == [
+        "",  # the notes are not rows of the table
         "- a2c on Hopper-v5: the zoo's Hopper-v4 hyperparameters (it has none for Hopper-v5)",
         "- ppo on Hopper-v5: the zoo's Hopper-v4 hyperparameters (it has none for Hopper-v5)",
     ]

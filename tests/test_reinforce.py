@@ -1,6 +1,7 @@
 """REINFORCE itself: short learn() runs over envs, action and observation spaces, policies and options (in the
 manner of sb3-contrib's test_run.py), and what its update does with them."""
 
+import contextlib
 import warnings
 
 import gymnasium as gym
@@ -218,17 +219,65 @@ def blas_threads():
     return {library["num_threads"] for library in threadpool_info() if library["user_api"] == "blas"}
 
 
-@pytest.mark.parametrize("torch_threads", [1, 2, None])
-def test_learn_runs_torch_and_blas_with_torch_threads_and_restores_them(make_model, torch_threads):
+@pytest.fixture
+def three_threads():
+    """torch and numpy's BLAS on 3 threads during the test, as set before it afterwards."""
+    previous = th.get_num_threads()
     th.set_num_threads(3)
+    try:
+        with threadpool_limits(limits=3, user_api="blas"):
+            yield
+    finally:
+        th.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("torch_threads", [1, 2, None])
+def test_learn_runs_torch_and_blas_with_torch_threads_and_restores_them(make_model, torch_threads, three_threads):
     seen = []
     model = make_model(torch_threads=torch_threads)
-    with threadpool_limits(limits=3, user_api="blas"):
-        model.learn(20, callback=lambda _l, _g: seen.append((th.get_num_threads(), blas_threads())) or True)
-        assert blas_threads() == {3}
+    model.learn(20, callback=lambda _l, _g: seen.append((th.get_num_threads(), blas_threads())) or True)
     expected = 3 if torch_threads is None else torch_threads
     assert seen and all(seen_now == (expected, {expected}) for seen_now in seen)
-    assert th.get_num_threads() == 3
+    assert (th.get_num_threads(), blas_threads()) == (3, {3})
+
+
+def test_learn_restores_the_thread_counts_when_a_callback_raises(make_model, three_threads):
+    def fails(_locals, _globals):
+        assert (th.get_num_threads(), blas_threads()) == (1, {1})
+        raise RuntimeError("the callback failed")
+
+    with pytest.raises(RuntimeError, match="the callback failed"):
+        make_model(torch_threads=1).learn(20, callback=fails)
+    assert (th.get_num_threads(), blas_threads()) == (3, {3})
+
+
+def test_learn_lowers_only_the_blas_libraries_above_torch_threads(make_model, monkeypatch):
+    """Two BLAS libraries (numpy's and, say, scipy's), at 4 and 1 threads: torch_threads=2 lowers the first to 2
+    and leaves the second at 1 (this machine's numpy has one, so threadpoolctl's controller is a stand-in)."""
+    import threadpoolctl
+
+    limited = []
+
+    class Controller:
+        def __init__(
+            self, libraries=({"filepath": "numpy", "num_threads": 4}, {"filepath": "scipy", "num_threads": 1})
+        ):
+            self.libraries = list(libraries)
+
+        def select(self, user_api=None, filepath=None):
+            return Controller([lib for lib in self.libraries if filepath is None or lib["filepath"] in filepath])
+
+        def info(self):
+            return self.libraries
+
+        @contextlib.contextmanager
+        def limit(self, limits):
+            limited.append(({lib["filepath"] for lib in self.libraries}, limits))
+            yield
+
+    monkeypatch.setattr(threadpoolctl, "ThreadpoolController", Controller)
+    make_model(torch_threads=2).learn(20)
+    assert limited == [({"numpy"}, 2)]
 
 
 def test_learn_never_raises_the_blas_thread_count(make_model):
