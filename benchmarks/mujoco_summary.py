@@ -13,6 +13,8 @@ Beside them, SB3's A2C and PPO with rl_zoo3's own hyperparameters, where the pag
 ``python -m benchmarks.zoo_table --envs <task> --algos a2c ppo ...`` for the task (the entry's
 budget and the same seeds; "not run" where it has none). Such a block with another budget or other
 seeds than the entry's block is an error naming the task, as is a second block of one algorithm.
+Blocks of other experiments are not read: those with ``--budget-scale`` or ``--conf-file``, and
+those that run REINFORCE beside A2C or PPO in one table.
 
     python -m benchmarks.mujoco_summary docs/zoo.md
 

@@ -83,8 +83,9 @@ class REINFORCE(EpisodicAlgorithm):
     :param torch_threads: The number of threads torch uses while ``learn`` runs on the CPU, and the
         most threads numpy's BLAS uses then for the rollout's numpy copy of the policy (both settings
         are restored afterwards); None leaves both alone. REINFORCE's batches are small, and one
-        thread per core (torch's and OpenBLAS's default) makes them several times slower as soon as
-        anything else runs on the machine; raise it for large CNN policies.
+        thread per core (torch's and OpenBLAS's default) slows them down as soon as anything else
+        runs on the machine (docs/performance.md, "Threads"); raise it for large CNN policies. The
+        workers of a ``PausableSubprocVecEnv`` run numpy's BLAS on one thread whatever this is.
     :param stats_window_size: Window size for the rollout logging, specifying the number of
         episodes to average the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
