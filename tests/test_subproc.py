@@ -1,6 +1,9 @@
 """PausableSubprocVecEnv: SB3's SubprocVecEnv (same construction, same stepping), plus stepping some envs only, and
 sending and receiving each env's step on its own (several envs per worker)."""
 
+import os
+import signal
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -9,7 +12,7 @@ from stable_baselines3.common.vec_env import SubprocVecEnv
 
 from reinforce_sb3 import REINFORCE
 from reinforce_sb3.rollout.numpy_actor import EnvActions, NumpyActor
-from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv
+from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv, WorkerError
 from tests.envs import BlasThreads, DictObsEnv, NeverEndingEnv, PoisonedEnv
 from tests.helpers import FORK, assert_same_step
 
@@ -280,3 +283,29 @@ def test_a_run_says_when_it_has_taken_the_steps_the_main_process_asked_about():
         assert [len(run.rewards) for run in runs] == [5000]
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("command", ["send", "run", "set_actor", "reset", "env_method"])
+def test_whatever_is_sent_to_a_dead_worker_raises_an_error_naming_its_envs(command):
+    """A step, a run, the policy, a reset or a method call sent to a worker that has died: a WorkerError naming the
+    worker's envs, not the pipe's BrokenPipeError."""
+    env = make(4, n_workers=2)
+    try:
+        env.reset()
+        actor, env_actions = _actor(env)
+        env.set_actor(actor, env_actions)
+        dead = env.processes[1]
+        os.kill(dead.pid, signal.SIGKILL)
+        dead.join()
+        calls = {
+            "send": lambda: env.send(np.zeros(2, dtype=np.int64), np.array([2, 3])),
+            "run": lambda: env.run([3], [np.zeros((5, 1))]),
+            "set_actor": lambda: env.set_actor(actor, env_actions),
+            "reset": env.reset,
+            "env_method": lambda: env.env_method("close", indices=[2]),
+        }
+        with pytest.raises(WorkerError, match=r"the worker process of env\(s\) 2, 3 died \(exit code -9\)"):
+            calls[command]()
+    finally:
+        env.close()
+    assert not any(process.is_alive() for process in env.processes)

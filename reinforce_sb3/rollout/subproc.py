@@ -418,13 +418,18 @@ class PausableSubprocVecEnv(VecEnv):
             )
         return kind, data
 
+    def _send(self, worker: int, message: tuple[str, Any]) -> None:
+        """Send ``message`` to ``worker``; a :class:`WorkerError` naming its envs if it has died."""
+        try:
+            self.remotes[worker].send(message)
+        except OSError:  # a broken pipe: the worker is gone
+            while True:  # its last messages, if any, then the reason (_receive raises at the pipe's end)
+                self._receive(worker)
+
     def _command(self, worker: int, command: str, data: Any) -> Any:
         """Send a command to ``worker`` and return its reply (after any steps still in flight there)."""
         self._drain(worker)
-        try:
-            self.remotes[worker].send((command, data))
-        except (BrokenPipeError, OSError):
-            self._receive(worker)  # raises with the reason
+        self._send(worker, (command, data))
         kind, reply = self._receive(worker)
         assert kind == "done", kind
         return reply
@@ -468,7 +473,7 @@ class PausableSubprocVecEnv(VecEnv):
         for env_idx in envs.tolist():
             groups.setdefault(self._worker_list[env_idx], []).append(env_idx)
         for worker, group in groups.items():
-            self.remotes[worker].send(("step", [self._local_list[env_idx] for env_idx in group]))
+            self._send(worker, ("step", [self._local_list[env_idx] for env_idx in group]))
             self._in_flight[worker].append(group)
 
     @property
@@ -479,8 +484,8 @@ class PausableSubprocVecEnv(VecEnv):
     def set_actor(self, actor: NumpyActor, env_actions: EnvActions) -> None:
         """The policy with which :meth:`run` chooses the actions from now on (sent to every worker at once)."""
         message = ("actor", CloudpickleWrapper(Actor(actor, env_actions, self.num_envs)))
-        for remote in self.remotes:
-            remote.send(message)
+        for worker in range(self.n_workers):
+            self._send(worker, message)
 
     def run(self, envs: list[int], noises: list[np.ndarray]) -> None:
         """
@@ -508,7 +513,7 @@ class PausableSubprocVecEnv(VecEnv):
             groups.setdefault(self._worker_list[env_idx], []).append(env_idx)
         for worker, group in groups.items():
             chosen = [envs.index(env_idx) for env_idx in group]
-            self.remotes[worker].send(("run", ([self._local_list[e] for e in group], [noises[i] for i in chosen])))
+            self._send(worker, ("run", ([self._local_list[e] for e in group], [noises[i] for i in chosen])))
             self._in_flight[worker].append(group)
 
     def notify(self, env_idx: int, steps: int) -> None:
@@ -642,7 +647,7 @@ class PausableSubprocVecEnv(VecEnv):
         reset_infos: list[dict[str, Any]] = []
         for worker, envs in enumerate(self._envs_of):
             data = [(int(self._local[e]), self._seeds[e], self._options[e]) for e in envs]
-            self.remotes[worker].send(("reset", data))
+            self._send(worker, ("reset", data))
         for worker in range(self.n_workers):
             reset_infos += self._receive(worker)[1]
         self.reset_infos = reset_infos
