@@ -348,6 +348,7 @@ class PausableSubprocVecEnv(VecEnv):
         resource_tracker.ensure_running()  # the workers share it: the block is tracked once, and unlinked once
         self.waiting = False
         self.closed = False
+        self._broken: str | None = None  # why a worker is gone, once a call has found it: every later call says it
         self._block: SharedMemory | None = None
         bounds = np.cumsum([0] + [len(part) for part in np.array_split(np.arange(n_envs), n_workers)])
         self._worker_of = np.repeat(np.arange(n_workers), np.diff(bounds))
@@ -406,23 +407,33 @@ class PausableSubprocVecEnv(VecEnv):
             self.processes[worker].join(timeout=5)
             code = self.processes[worker].exitcode
             envs = ", ".join(str(env) for env in self._envs_of[worker])
-            raise WorkerError(
+            self._broken = (
                 f"the worker process of env(s) {envs} died (exit code {code}) without a reply; "
                 "close() this VecEnv and make a new one"
-            ) from None
-        if kind == "error":
-            env_idx, command, message, remote_traceback = data
-            raise WorkerError(
-                f"env {env_idx} raised in its worker process during {command!r}: {message}; "
-                f"close() this VecEnv and make a new one. The worker's traceback:\n{remote_traceback}"
             )
+            raise WorkerError(self._broken) from None
+        if kind == "error":  # the worker stops after sending it
+            env_idx, command, message, remote_traceback = data
+            self._broken = (
+                f"env {env_idx} raised in its worker process during {command!r}: {message}; "
+                "close() this VecEnv and make a new one"
+            )
+            raise WorkerError(f"{self._broken}. The worker's traceback:\n{remote_traceback}")
         return kind, data
 
     def _send(self, worker: int, message: tuple[str, Any]) -> None:
-        """Send ``message`` to ``worker``; a :class:`WorkerError` naming its envs if it has died."""
+        """
+        Send ``message`` to ``worker``. A :class:`WorkerError` naming the envs if it has died, or if a worker was
+        found gone before (the other workers' replies to an earlier call may be unread: no later call could
+        trust a reply); a ``RuntimeError`` once this VecEnv is closed.
+        """
+        if self.closed:
+            raise RuntimeError(f"this {type(self).__name__} is closed: make a new one")
+        if self._broken is not None:
+            raise WorkerError(self._broken)
         try:
             self.remotes[worker].send(message)
-        except OSError:  # a broken pipe: the worker is gone
+        except (BrokenPipeError, ConnectionResetError):  # the worker is gone
             while True:  # its last messages, if any, then the reason (_receive raises at the pipe's end)
                 self._receive(worker)
 
