@@ -133,13 +133,14 @@ def burn(work: int) -> int:
 class SlowStep(gym.Wrapper):
     """Burns ``work`` units of CPU (see :func:`burn`) at every step: a stand-in for an expensive simulator. Keeps
     each gap from the end of a step to the start of the next (``gaps``: when it began and ended, and whether the
-    step before it ended its episode; in a worker, the time it waited for its next action), and the time spent
-    inside its steps (``busy``)."""
+    step before it ended its episode; in a worker, the time it waited for its next action), the time spent
+    inside its steps (``busy``), and when each step began and ended (``spans``)."""
 
     def __init__(self, env: gym.Env, work: int) -> None:
         super().__init__(env)
         self.work = work
         self.gaps: list[tuple[float, float, bool]] = []
+        self.spans: list[tuple[float, float]] = []
         self.busy = 0.0
         self._end: float | None = None
         self._ended = False
@@ -153,6 +154,7 @@ class SlowStep(gym.Wrapper):
         self._end = time.perf_counter()
         self._ended = bool(result[2] or result[3])
         self.busy += self._end - start
+        self.spans.append((start, self._end))
         return result
 
 
@@ -211,6 +213,19 @@ class StopAfter(BaseCallback):
         return self.used / self.shortest if self.shortest else float("nan")
 
 
+def cores_idle(spans: list[tuple[float, float]], start: float, end: float, capacity: int) -> float:
+    """The share of ``capacity`` cores' time from ``start`` to ``end`` with no env step on them: at each moment,
+    ``capacity`` less the number of steps under way (``spans``: when each began and ended), if more."""
+    inside = [(max(a, start), min(b, end)) for a, b in spans if b > start and a < end]
+    events = sorted([(a, 1) for a, _ in inside] + [(b, -1) for _, b in inside])
+    idle, stepping, last = 0.0, 0, start
+    for moment, change in events:
+        idle += max(0, capacity - stepping) * (moment - last)
+        stepping, last = stepping + change, moment
+    idle += max(0, capacity - stepping) * (end - last)
+    return idle / (capacity * (end - start))
+
+
 class SpeedRun(NamedTuple):
     """One timed ``learn()`` on the slow CartPole (:func:`used_steps_per_second`)."""
 
@@ -220,10 +235,11 @@ class SpeedRun(NamedTuple):
     """the batch rule's ceiling of its batches (:class:`StopAfter`)"""
     wait: float
     """the median time an env waited between two of its steps (:class:`SlowStep`), seconds"""
-    shares: tuple[float, float, float, float, float, float]
+    shares: tuple[float, float, float, float, float, float, float]
     """shares of the wall time, mean over the envs: inside an env's steps; gaps between two of its steps shorter
-    than half a step; the longer gaps inside an episode, after an episode's end, and across an update; and the
-    main process's time between two collections (the updates)"""
+    than half a step; the longer gaps inside an episode, after an episode's end, and across an update; the
+    main process's time between two collections (the updates); and the share of the ``min(envs, cores())``
+    cores' time with no env step on them (:func:`cores_idle`)"""
 
 
 def used_steps_per_second(kind: str, n_envs: int, work: int, updates: int, step_seconds: float) -> SpeedRun:
@@ -234,8 +250,10 @@ def used_steps_per_second(kind: str, n_envs: int, work: int, updates: int, step_
         model, stop = reinforce(env), StopAfter(updates)
         start = time.perf_counter()
         model.learn(10**9, callback=stop)
-        wall = time.perf_counter() - start
+        end = time.perf_counter()
+        wall = end - start
         gaps = [gap for env_gaps in env.get_attr("gaps") for gap in env_gaps]
+        spans = [span for env_spans in env.get_attr("spans") for span in env_spans]
         short = in_episode = at_start = at_batch_end = 0.0  # seconds, all envs together
         for gap_start, gap_end, ended in gaps:
             seconds = gap_end - gap_start
@@ -255,6 +273,7 @@ def used_steps_per_second(kind: str, n_envs: int, work: int, updates: int, step_
             at_start / per_env,
             at_batch_end / per_env,
             sum(b - a for a, b in stop.updating) / wall,
+            cores_idle(spans, start, end, min(n_envs, cores())),
         )
         wait = float(np.median([gap_end - gap_start for gap_start, gap_end, _ in gaps]))
         return SpeedRun(stop.used / wall, stop.ceiling, wait, shares)
@@ -313,7 +332,7 @@ def speedup(
     alone: dict[tuple[str, int], list[float]] = {(kind, n): [] for kind in kinds[:2] for n in workers}
     ceiling: dict[int, float] = {}
     waits: dict[int, list[float]] = {n: [] for n in workers}
-    shares: dict[int, list[tuple[float, float, float, float, float, float]]] = {n: [] for n in workers}
+    shares: dict[int, list[tuple[float, float, float, float, float, float, float]]] = {n: [] for n in workers}
     capacity = []
     for _ in range(repeats):
         capacity.append(parallel_capacity(300 * work))
@@ -383,6 +402,7 @@ def speedup(
         "longer, at an episode's start",
         "at a batch's end",
         "updates",
+        "cores without an env step",
     ]
     text += (
         f"\n\nWhere the time of PausableSubprocVecEnv's envs went: shares of learn()'s wall time, mean over the "
@@ -393,7 +413,9 @@ def speedup(
         f"process's decision on the next episode, which may wait for another env to get as far, and the next run's "
         f"message), and at a batch's end (across an update: the other envs' last episodes, then the update); "
         f"updates: the main process's time from the end of one collection to the start of the next, during which "
-        f"every env waits\n\n{table(share_header, share_rows)}"
+        f"every env waits; cores without an env step: the share of the time of min(workers, {cores()}) cores with no "
+        f"env step on them (at each moment, the cores beyond the number of envs in a step: at a batch's end while "
+        f"its last episodes run on fewer cores, during the updates, and while messages are under way)\n\n{table(share_header, share_rows)}"
     )
     if plot is not None:
         plot_speedup(median, alone_speedup, ceiling, workers, step_ms, float(np.median(capacity)), plot)

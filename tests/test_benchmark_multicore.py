@@ -27,9 +27,10 @@ def test_multicore_benchmark_tables_and_plot(capsys, tmp_path):
     assert [row[0] for row in shares] == ["1", "2"]
     for row in shares:
         parts = [float(cell.rstrip("%")) for cell in row[1:]]
-        assert len(parts) == 6 and parts[0] > 0 and all(part >= 0 for part in parts)
+        assert len(parts) == 7 and parts[0] > 0 and all(part >= 0 for part in parts)
         assert sum(parts[:5]) <= 100 + 3  # the env's steps and the gaps between them fit in the wall time (rounding)
         assert parts[5] <= parts[4] + 1  # every env waits for the updates at a batch's end
+        assert parts[5] - 1 <= parts[6] <= 100  # no env steps during the updates: every core is without one
     for row in speedup:
         dummy, paused, lockstep = (number(cell) for cell in row[1:4])
         assert min(dummy, paused, lockstep) > 0
@@ -52,3 +53,14 @@ def test_multicore_benchmark_rejects_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         multicore.main(["--workers", "0"])
     assert "argument --workers: must be an integer >= 1, got '0'" in capsys.readouterr().err
+
+
+def test_cores_idle_counts_the_cores_beyond_the_steps_under_way():
+    # 2 cores over [0, 4]: two steps on [0, 1], one on [1, 3], none on [3, 4]: 0 + 1 + 1 + 2 idle core-seconds of 8
+    spans = [(0.0, 1.0), (0.0, 3.0)]
+    assert multicore.cores_idle(spans, 0.0, 4.0, 2) == pytest.approx(4 / 8)
+    # the parts of steps outside the window do not count: one step on [0, 0.5] and [1, 2], two on [0.5, 1]
+    assert multicore.cores_idle([(-1.0, 1.0), (0.5, 5.0)], 0.0, 2.0, 2) == pytest.approx(1.5 / 4)
+    # more steps under way than cores (processes waiting for one): no core idle
+    assert multicore.cores_idle([(0.0, 2.0)] * 3, 0.0, 2.0, 2) == 0.0
+    assert multicore.cores_idle([(5.0, 6.0)], 0.0, 2.0, 1) == 1.0
