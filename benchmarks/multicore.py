@@ -415,7 +415,8 @@ def speedup(
         f"updates: the main process's time from the end of one collection to the start of the next, during which "
         f"every env waits; cores without an env step: the share of the time of min(workers, {cores()}) cores with no "
         f"env step on them (at each moment, the cores beyond the number of envs in a step: at a batch's end while "
-        f"its last episodes run on fewer cores, during the updates, and while messages are under way)\n\n{table(share_header, share_rows)}"
+        f"its last episodes run on fewer cores, during the updates, and while messages are under way)\n\n"
+        f"{table(share_header, share_rows)}"
     )
     if plot is not None:
         plot_speedup(median, alone_speedup, ceiling, workers, step_ms, float(np.median(capacity)), plot)
