@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import platform
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from reinforce_sb3 import REINFORCE
+from reinforce_sb3.rollout.subproc import available_cores
 
 ALGORITHMS: dict[str, Callable[..., BaseAlgorithm]] = {"REINFORCE": REINFORCE, "A2C": A2C, "PPO": PPO}
 TORCH_THREADS = 1  # every benchmark runs torch on one thread, so that the figures compare the algorithms on one core
@@ -117,9 +117,8 @@ def machine_description() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (
-        f"{platform.platform()}, {cpu}, {cores} cores, Python {platform.python_version()}, "
+        f"{platform.platform()}, {cpu}, {available_cores()} cores, Python {platform.python_version()}, "
         f"torch {th.__version__} with {th.get_num_threads()} thread(s)"
     )
 

@@ -53,6 +53,7 @@ from gym_pgtoy.cli import int_at_least
 from reinforce_sb3 import REINFORCE
 from reinforce_sb3.rollout.overlap import RUN_LENGTH
 from reinforce_sb3.rollout.subproc import PausableSubprocVecEnv
+from reinforce_sb3.rollout.subproc import available_cores as cores
 
 SECTIONS = ("waste", "speedup", "overhead")
 WORKERS = (1, 2, 4, 8)
@@ -293,10 +294,6 @@ def env_alone_steps_per_second(kind: str, n_envs: int, work: int, steps: int = 1
         return actions.size / (time.perf_counter() - start)
     finally:
         env.close()
-
-
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _timed_burn(work: int) -> float:

@@ -278,8 +278,8 @@ def _worker(  # one branch per command, as SB3's _worker
         remote.close()
 
 
-def _cores() -> int:
-    """The CPU cores this process may run on."""
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the platform has one, else every core)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -341,7 +341,10 @@ class PausableSubprocVecEnv(VecEnv):
         n_envs = len(env_fns)
         if n_envs == 0:
             raise ValueError("env_fns: expected at least one function that makes an env, got none")
-        n_workers = min(n_envs, _cores()) if n_workers is None else check_integer("n_workers", n_workers, high=n_envs)
+        if n_workers is None:
+            n_workers = min(n_envs, available_cores())
+        else:
+            n_workers = check_integer("n_workers", n_workers, high=n_envs)
         if start_method is None:
             start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         context = mp.get_context(start_method)
