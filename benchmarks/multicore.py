@@ -216,7 +216,9 @@ class StopAfter(BaseCallback):
 
 def cores_idle(spans: list[tuple[float, float]], start: float, end: float, capacity: int) -> float:
     """The share of ``capacity`` cores' time from ``start`` to ``end`` with no env step on them: at each moment,
-    ``capacity`` less the number of steps under way (``spans``: when each began and ended), if more."""
+    ``capacity`` less the number of steps under way (``spans``: when each began and ended), or none when as many
+    steps as cores, or more, are under way. The spans are timed in the workers and ``start`` and ``end`` in the
+    main process, on the same monotonic clock (``time.perf_counter``, machine-wide on Linux)."""
     inside = [(max(a, start), min(b, end)) for a, b in spans if b > start and a < end]
     events = sorted([(a, 1) for a, _ in inside] + [(b, -1) for _, b in inside])
     idle, stepping, last = 0.0, 0, start
@@ -412,7 +414,8 @@ def speedup(
         f"updates: the main process's time from the end of one collection to the start of the next, during which "
         f"every env waits; cores without an env step: the share of the time of min(workers, {cores()}) cores with no "
         f"env step on them (at each moment, the cores beyond the number of envs in a step: at a batch's end while "
-        f"its last episodes run on fewer cores, during the updates, and while messages are under way)\n\n"
+        f"its last episodes run on fewer cores, during the updates, while messages are under way, and the workers' "
+        f"own work between two steps)\n\n"
         f"{table(share_header, share_rows)}"
     )
     if plot is not None:

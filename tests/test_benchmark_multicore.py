@@ -56,7 +56,7 @@ def test_multicore_benchmark_rejects_bad_arguments(capsys):
 
 
 def test_cores_idle_counts_the_cores_beyond_the_steps_under_way():
-    # 2 cores over [0, 4]: two steps on [0, 1], one on [1, 3], none on [3, 4]: 0 + 1 + 1 + 2 idle core-seconds of 8
+    # 2 cores over [0, 4]: two steps on [0, 1], one on [1, 3], none on [3, 4]: 0 + 2 + 2 idle core-seconds of 8
     spans = [(0.0, 1.0), (0.0, 3.0)]
     assert multicore.cores_idle(spans, 0.0, 4.0, 2) == pytest.approx(4 / 8)
     # the parts of steps outside the window do not count: one step on [0, 0.5] and [1, 2], two on [0.5, 1]
@@ -64,3 +64,4 @@ def test_cores_idle_counts_the_cores_beyond_the_steps_under_way():
     # more steps under way than cores (processes waiting for one): no core idle
     assert multicore.cores_idle([(0.0, 2.0)] * 3, 0.0, 2.0, 2) == 0.0
     assert multicore.cores_idle([(5.0, 6.0)], 0.0, 2.0, 1) == 1.0
+    assert multicore.cores_idle([(0.0, 1.0), (1.0, 2.0)], 0.0, 2.0, 1) == 0.0  # back to back: never idle
