@@ -142,9 +142,13 @@ class SlowStep(gym.Wrapper):
         self.work = work
         self.gaps: list[tuple[float, float, bool]] = []
         self.spans: list[tuple[float, float]] = []
-        self.busy = 0.0
         self._end: float | None = None
         self._ended = False
+
+    @property
+    def busy(self) -> float:
+        """The time spent inside its steps, seconds."""
+        return sum(end - start for start, end in self.spans)
 
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
         start = time.perf_counter()
@@ -154,7 +158,6 @@ class SlowStep(gym.Wrapper):
         result = self.env.step(action)
         self._end = time.perf_counter()
         self._ended = bool(result[2] or result[3])
-        self.busy += self._end - start
         self.spans.append((start, self._end))
         return result
 
